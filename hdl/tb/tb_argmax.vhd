@@ -1,0 +1,97 @@
+-- tb_argmax: the class is the index of the largest logit, the lowest index on ties; a
+-- single-output network says 1 when its logit is above 0. Expected values are written
+-- here by hand.
+library ieee;
+use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
+
+library vunit_lib;
+context vunit_lib.vunit_context;
+
+entity tb_argmax is
+  generic (runner_cfg : string);
+end entity tb_argmax;
+
+architecture tb of tb_argmax is
+  constant CLK_PERIOD_c : time := 10 ns;
+  constant BITS_c       : positive := 12;
+  type int_array_t is array (natural range <>) of integer;
+
+  signal clk        : std_logic := '0';
+  signal stop_clock : boolean := false;
+  signal start4     : std_logic := '0';
+  signal logits4    : std_logic_vector(4 * BITS_c - 1 downto 0) := (others => '0');
+  signal done4      : std_logic;
+  signal class4     : std_logic_vector(1 downto 0);
+  signal start1     : std_logic := '0';
+  signal logits1    : std_logic_vector(BITS_c - 1 downto 0) := (others => '0');
+  signal done1      : std_logic;
+  signal class1     : std_logic_vector(0 downto 0);
+
+  function pack(values : int_array_t) return std_logic_vector is
+    variable result : std_logic_vector(values'length * BITS_c - 1 downto 0);
+  begin
+    for j in 0 to values'length - 1 loop
+      result((j + 1) * BITS_c - 1 downto j * BITS_c) :=
+        std_logic_vector(to_signed(values(values'low + j), BITS_c));
+    end loop;
+    return result;
+  end function pack;
+begin
+  test_runner_watchdog(runner, 10 us);
+  clk <= not clk after CLK_PERIOD_c / 2 when not stop_clock;
+
+  dut4 : entity work.argmax
+    generic map (N => 4, ACC_BITS => BITS_c, CLASS_BITS => 2)
+    port map (clk => clk, rst => '0', start => start4, logits => logits4, done => done4, class_out => class4);
+  dut1 : entity work.argmax
+    generic map (N => 1, ACC_BITS => BITS_c, CLASS_BITS => 1)
+    port map (clk => clk, rst => '0', start => start1, logits => logits1, done => done1, class_out => class1);
+
+  p_main : process
+    procedure check4(values : int_array_t; expected : natural; what : string) is
+    begin
+      logits4 <= pack(values);
+      start4  <= '1';
+      wait until rising_edge(clk);
+      start4  <= '0';
+      wait until rising_edge(clk);
+      check_equal(done4, '1', what & ": done one clock after start");
+      check_equal(to_integer(unsigned(class4)), expected, what);
+    end procedure check4;
+
+    procedure check1(value : integer; expected : natural; what : string) is
+    begin
+      logits1 <= pack((0 => value));
+      start1  <= '1';
+      wait until rising_edge(clk);
+      start1  <= '0';
+      wait until rising_edge(clk);
+      check_equal(done1, '1', what & ": done one clock after start");
+      check_equal(to_integer(unsigned(class1)), expected, what);
+    end procedure check1;
+  begin
+    test_runner_setup(runner, runner_cfg);
+    while test_suite loop
+      if run("test_largest_wins") then
+        check4((1, 5, 3, 2), 1, "largest in the middle");
+        check4((-7, -3, -9, -4), 1, "all negative");
+        check4((-2048, -2048, -2048, 2047), 3, "extremes, last");
+        check4((2047, -2048, 0, 2046), 0, "extremes, first");
+      elsif run("test_ties_go_to_the_lowest_index") then
+        check4((4, 9, 9, 1), 1, "tie between 1 and 2");
+        check4((0, 0, 0, 0), 0, "all equal");
+        check4((-5, 3, -5, 3), 1, "tie between 1 and 3");
+        check4((-2048, -2048, -2048, -2048), 0, "all at the minimum");
+      elsif run("test_single_output_is_logit_above_zero") then
+        check1(1, 1, "logit 1");
+        check1(0, 0, "logit 0");
+        check1(-1, 0, "logit -1");
+        check1(2047, 1, "logit max");
+        check1(-2048, 0, "logit min");
+      end if;
+    end loop;
+    stop_clock <= true;
+    test_runner_cleanup(runner);
+  end process p_main;
+end architecture tb;

@@ -1,0 +1,62 @@
+-- tb_requantizer: ReLU, rounding (halves up) and saturation of the requantizer.
+-- VECTORS_FILE rows: acc, M, S, expected y; the expected values come from the Python
+-- reference model (quantization_functions.requantize), written by vunit_run.py.
+library ieee;
+use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
+
+library vunit_lib;
+context vunit_lib.vunit_context;
+use vunit_lib.integer_array_pkg.all;
+
+entity tb_requantizer is
+  generic (
+    runner_cfg   : string;
+    VECTORS_FILE : string
+  );
+end entity tb_requantizer;
+
+architecture tb of tb_requantizer is
+  constant CLK_PERIOD_c : time := 10 ns;
+  signal clk : std_logic := '0';
+  signal en  : std_logic := '0';
+  signal acc : integer := 0;
+  signal m   : natural := 0;
+  signal s   : natural := 0;
+  signal y   : std_logic_vector(7 downto 0);
+  signal stop_clock : boolean := false;
+begin
+  test_runner_watchdog(runner, 1 ms);
+  clk <= not clk after CLK_PERIOD_c / 2 when not stop_clock;
+
+  dut : entity work.requantizer
+    generic map (ACC_BITS => 32, M_BITS => 15, S_MAX => 62, ACT_BITS => 8)
+    port map (clk => clk, en => en, acc => acc, m => m, s => s, y => y);
+
+  p_main : process
+    variable vectors : integer_array_t;
+  begin
+    test_runner_setup(runner, runner_cfg);
+    vectors := load_csv(VECTORS_FILE);
+    while test_suite loop
+      if run("test_rounding_and_saturation") then
+        for v in 0 to height(vectors) - 1 loop
+          acc <= get(vectors, 0, v);
+          m   <= get(vectors, 1, v);
+          s   <= get(vectors, 2, v);
+          en  <= '1';
+          wait until rising_edge(clk);
+          en  <= '0';
+          wait until rising_edge(clk);
+          wait until rising_edge(clk);  -- y is valid two clocks after en
+          check_equal(to_integer(unsigned(y)), get(vectors, 3, v),
+                      "vector " & integer'image(v) & ": acc=" & integer'image(get(vectors, 0, v)) &
+                      " M=" & integer'image(get(vectors, 1, v)) & " S=" & integer'image(get(vectors, 2, v)));
+        end loop;
+        info("checked " & integer'image(height(vectors)) & " requantizations");
+      end if;
+    end loop;
+    stop_clock <= true;
+    test_runner_cleanup(runner);
+  end process p_main;
+end architecture tb;

@@ -1,0 +1,171 @@
+"""Reading and checking the files users hand to bram-mlp (float models, input arrays).
+
+Every problem raises InputError with one line that names the file and says what is wrong;
+the command-line tools print that line and exit with status 2, without a traceback.
+Files are always read with allow_pickle=False.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """A user-supplied file or option is unusable; the message says why."""
+
+
+@dataclass
+class FloatModel:
+    """A float MLP as in DESIGN.md: W[l] (n_out, n_in), b[l] (n_out,)."""
+
+    W: list[np.ndarray]
+    b: list[np.ndarray]
+    input_scale: float = 1.0 / 255.0
+    calibration: np.ndarray | None = None
+    source: str = "<memory>"
+
+    @property
+    def topology(self) -> list[int]:
+        return [self.W[0].shape[1]] + [w.shape[0] for w in self.W]
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected an .npz model file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise InputError(f"{path}: not an .npz archive (a single .npy array?)")
+            out = {}
+            for key in data.files:
+                try:
+                    out[key] = data[key]
+                except ValueError as exc:  # object arrays need pickle
+                    if "pickle" in str(exc).lower():
+                        raise InputError(f"{path}: array '{key}' holds Python objects "
+                                         "(pickled); save plain numeric arrays") from None
+                    raise InputError(f"{path}: array '{key}' is unreadable: {exc}") from None
+            return out
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc.__class__.__name__}: "
+                         f"{str(exc)[:80]})") from None
+
+
+def _float_array(path: Path, key: str, arr: np.ndarray, ndim: int) -> np.ndarray:
+    if arr.dtype.kind not in "fiu":
+        raise InputError(f"{path}: '{key}' must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != ndim:
+        shape = "(n_out, n_in)" if ndim == 2 else "(n_out,)"
+        raise InputError(f"{path}: '{key}' must be {ndim}-D {shape}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{path}: '{key}' is empty")
+    a = arr.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        bad = "NaN" if np.any(np.isnan(a)) else "Inf"
+        raise InputError(f"{path}: '{key}' contains {bad}")
+    return a
+
+
+def read_float_model(path: str | Path) -> FloatModel:
+    """Read a float model .npz (W0,b0,W1,b1,... or the original lab's W[,b])."""
+    path = Path(path)
+    data = _load_npz(path)
+    keys = set(data)
+    if "W0" in keys:
+        n = 0
+        while f"W{n}" in keys:
+            n += 1
+        Ws, bs = [], []
+        for l in range(n):
+            W = _float_array(path, f"W{l}", data[f"W{l}"], 2)
+            if f"b{l}" in keys:
+                b = _float_array(path, f"b{l}", data[f"b{l}"], 1)
+            else:
+                raise InputError(f"{path}: 'W{l}' has no bias 'b{l}'")
+            Ws.append(W)
+            bs.append(b)
+        extra = sorted(k for k in keys if re.fullmatch(r"[Wb]\d+", k) and int(k[1:]) >= n)
+        if extra:
+            raise InputError(f"{path}: {', '.join(extra)} found but W{n} is missing")
+    elif "W" in keys:  # the original lab's single-layer file
+        W = _float_array(path, "W", data["W"], 2)
+        b = _float_array(path, "b", data["b"], 1) if "b" in keys else np.zeros(W.shape[0])
+        Ws, bs = [W], [b]
+    else:
+        raise InputError(f"{path}: no weights found: expected keys W0, b0, W1, b1, ... "
+                         f"(or W and b), got {sorted(keys) or 'none'}")
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        if b.shape[0] != W.shape[0]:
+            raise InputError(f"{path}: b{l} has {b.shape[0]} entries but W{l} has "
+                             f"{W.shape[0]} neurons (W{l} must be (n_out, n_in))")
+        if l > 0 and W.shape[1] != Ws[l - 1].shape[0]:
+            raise InputError(f"{path}: layers do not chain: W{l} takes {W.shape[1]} inputs "
+                             f"but layer {l - 1} has {Ws[l - 1].shape[0]} neurons")
+    input_scale = 1.0 / 255.0
+    if "input_scale" in keys:
+        s = data["input_scale"]
+        if s.dtype.kind not in "fiu" or s.size != 1:
+            raise InputError(f"{path}: 'input_scale' must be one number")
+        input_scale = float(s.reshape(()))
+        if not np.isfinite(input_scale) or input_scale <= 0:
+            raise InputError(f"{path}: 'input_scale' must be a positive finite number, "
+                             f"got {input_scale}")
+    calibration = None
+    if "calibration" in keys:
+        calibration = check_input_codes(data["calibration"], Ws[0].shape[1], 8,
+                                        f"{path}: 'calibration'")
+    return FloatModel(W=Ws, b=bs, input_scale=input_scale, calibration=calibration,
+                      source=str(path))
+
+
+def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str) -> np.ndarray:
+    """Check an array of input codes (n, n_inputs), unsigned input_bits each; return int64."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "iuf" or X.dtype == np.bool_:
+        raise InputError(f"{where}: input codes must be integers, got dtype {X.dtype}")
+    if X.ndim == 1 and X.size == n_inputs:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != n_inputs:
+        raise InputError(f"{where}: must have shape (n_images, {n_inputs}), got {X.shape}")
+    if X.shape[0] == 0:
+        raise InputError(f"{where}: holds no images")
+    if X.dtype.kind == "f":
+        if not np.all(np.isfinite(X)) or np.any(X != np.round(X)):
+            raise InputError(f"{where}: input codes must be whole numbers "
+                             "(e.g. uint8 pixels 0..255), got fractions or NaN")
+    hi = (1 << input_bits) - 1
+    if X.min() < 0 or X.max() > hi:
+        raise InputError(f"{where}: input codes must be in 0..{hi} ({input_bits}-bit "
+                         f"unsigned), got {X.min()}..{X.max()}")
+    return X.astype(np.int64)
+
+
+def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8) -> np.ndarray:
+    """Read X.npy (or an .npz with key X or inputs) of input codes."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        msg = "holds Python objects (pickled)" if "pickle" in str(exc).lower() else \
+            f"not a readable .npy file ({exc.__class__.__name__})"
+        raise InputError(f"{path}: {msg}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            key = next((k for k in ("X", "inputs", "input") if k in data.files), None)
+            if key is None:
+                raise InputError(f"{path}: expected an array X (n_images, {n_inputs})")
+            try:
+                data = data[key]
+            except ValueError:
+                raise InputError(f"{path}: '{key}' holds Python objects (pickled)") from None
+    return check_input_codes(data, n_inputs, input_bits, str(path))

@@ -1,0 +1,491 @@
+#!/usr/bin/env python3
+"""vhdl_generator.py: a trained MLP (.npz) -> readable VHDL, .coe files, test vectors, report.
+
+Pipeline: read -> validate -> quantize -> render (Jinja2) -> write (to a temporary folder,
+moved into place only when everything succeeded).
+
+    python vhdl_generator.py models/net.npz --out build/net
+
+writes into build/net: the VHDL (add every .vhd to a Vivado project), quantized.npz (the
+integer manifest), report.json, vectors/ (test vectors for the testbenches), tb/ (the VUnit
+testbench) and coe/ (Xilinx .coe files). See README.md and ../shared/DESIGN.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+import quantization_functions as qf
+from model_files import FloatModel, InputError, check_input_codes, read_float_model, read_input_codes
+
+VERSION = "0.1.0"
+PROJECT_DIR = Path(__file__).resolve().parent
+TEMPLATE_DIR = PROJECT_DIR / "templates"
+HDL_DIR = PROJECT_DIR / "hdl"
+# hand-written synthesizable files every generated design needs (copied into --out)
+HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.vhd")
+FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
+HIDDEN_X_LATENCY = 3        # a hidden layer's activation port: select, multiply, round
+ARGMAX_LATENCY = 1
+N_INPUT_COE = 10            # test-input .coe files written (the first vectors)
+DEFAULT_VECTORS = 50
+
+VHDL_RESERVED = frozenset("""
+abs access after alias all and architecture array assert assume assume_guarantee attribute
+begin block body buffer bus case component configuration constant context cover default
+disconnect downto else elsif end entity exit fairness file for force function generate generic
+group guarded if impure in inertial inout is label library linkage literal loop map mod nand
+new next nor not null of on open or others out package parameter port postponed procedure
+process property protected pure range record register reject release rem report restrict
+restrict_guarantee return rol ror select sequence severity signal shared sla sll sra srl strong
+subtype then to transport type unaffected units until use variable vmode vprop vunit wait when
+while with xnor xor
+""".split())
+
+
+class GeneratorError(ValueError):
+    """Bad options (e.g. a name that is not a VHDL identifier)."""
+
+
+# --------------------------------------------------------------------------- options
+@dataclass
+class Options:
+    weight_bits: int = 8
+    act_bits: int = 8
+    input_bits: int = 8
+    encoding: str = "integer"
+    frac_bits: int | None = None
+    per_neuron_scale: bool = False
+
+    def describe(self) -> str:
+        enc = self.encoding if self.encoding == "integer" else f"fixed Q.{self.frac_bits}"
+        scale = ", per-neuron scale" if self.per_neuron_scale else ""
+        return (f"{self.weight_bits}-bit weights ({enc}{scale}), {self.act_bits}-bit "
+                f"activations, {self.input_bits}-bit inputs")
+
+
+def check_name(name: str) -> str:
+    """A design name must be a basic VHDL identifier and not a reserved word."""
+    import re
+    if not re.fullmatch(r"[A-Za-z](_?[A-Za-z0-9])*", name or ""):
+        raise GeneratorError(
+            f"name '{name}' is not a VHDL identifier: use letters, digits and single "
+            "underscores, starting with a letter and not ending with '_'")
+    if name.lower() in VHDL_RESERVED:
+        raise GeneratorError(f"name '{name}' is a VHDL reserved word; pick another --name")
+    return name.lower()
+
+
+def default_name(model_path: Path) -> str:
+    """A VHDL-safe name from a model file name: 'mnist-256+10.npz' -> 'mnist_256_10'."""
+    import re
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", model_path.stem).strip("_").lower() or "net"
+    if not stem[0].isalpha():
+        stem = "net_" + stem
+    if stem in VHDL_RESERVED:
+        stem += "_net"
+    return stem
+
+
+# --------------------------------------------------------------------------- quantize
+def quantize(model: FloatModel, opts: Options, calibration: np.ndarray | None = None,
+             log=print) -> qf.QuantizedModel:
+    n_in = model.W[0].shape[1]
+    if calibration is None:
+        calibration = model.calibration
+    if calibration is None and len(model.W) > 1:
+        log("note: no calibration data (--calibration X.npy or a 'calibration' array in the "
+            "model); calibrating hidden layers on 256 random inputs")
+    if calibration is None:
+        rng = np.random.default_rng(0)
+        calibration = rng.integers(0, 1 << opts.input_bits, (256, n_in))
+    return qf.quantize_model(
+        model.W, model.b, input_scale=model.input_scale, calibration=calibration,
+        weight_bits=opts.weight_bits, act_bits=opts.act_bits, input_bits=opts.input_bits,
+        encoding=opts.encoding, frac_bits=opts.frac_bits, per_neuron=opts.per_neuron_scale)
+
+
+def default_vectors(n_inputs: int, input_bits: int, n: int = DEFAULT_VECTORS,
+                    seed: int = 1) -> np.ndarray:
+    """Test inputs: all zeros, all at maximum, then random codes (half of them sparse)."""
+    hi = (1 << input_bits) - 1
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, hi + 1, (max(n, 2), n_inputs))
+    sparse = rng.random(X.shape) < 0.8
+    X[1::2][sparse[1::2]] = 0          # odd rows look more like pen strokes on a blank page
+    X[0] = 0
+    X[1] = hi
+    return X[:max(n, 2)].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- layout
+def x_latency(layer: int) -> int:
+    return FIRST_LAYER_X_LATENCY if layer == 0 else HIDDEN_X_LATENCY
+
+
+def predicted_latency(q: qf.QuantizedModel) -> int:
+    """Clocks from the edge sampling start to the edge sampling done (see the layer VHDL)."""
+    return sum(q.W[l].shape[1] + x_latency(l) + 1 for l in range(q.n_layers)) + ARGMAX_LATENCY
+
+
+def addr_bits(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def ramb18_per_rom(depth: int, width: int) -> int:
+    """RAMB18E1s for one depth x width ROM (aspect ratios 16Kx1 .. 512x36)."""
+    for max_depth, max_width in ((512, 36), (1024, 18), (2048, 9), (4096, 4),
+                                 (8192, 2), (16384, 1)):
+        if depth <= max_depth:
+            return math.ceil(width / max_width)
+    return math.ceil(depth / 16384) * width
+
+
+def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) -> dict:
+    layers = []
+    for l in range(q.n_layers):
+        n_out, n_in = q.W[l].shape
+        lo, hi = q.acc_range(l)
+        depth = 1 << addr_bits(n_in)
+        layers.append({
+            "layer": l, "n_in": n_in, "n_out": n_out, "hidden": l < q.n_layers - 1,
+            "input_bits": q.layer_input_bits(l), "acc_bits": q.acc_bits(l),
+            "acc_min": lo, "acc_max": hi, "x_latency": x_latency(l),
+            "cycles": n_in + x_latency(l) + 1,
+            "rom": {"count": n_out, "depth": depth, "used_words": n_in,
+                    "width": q.weight_bits},
+            "ramb18": n_out * ramb18_per_rom(depth, q.weight_bits),
+            "mac_multipliers": n_out,
+            "requant_multipliers": 1 if l < q.n_layers - 1 else 0,
+        })
+    return {
+        "tool": f"bram-mlp {VERSION}", "name": name, "source": source,
+        "topology": q.topology, "encoding": q.encoding,
+        "frac_bits": opts.frac_bits, "per_neuron_scale": opts.per_neuron_scale,
+        "input_bits": q.input_bits, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
+        "latency_cycles": predicted_latency(q),
+        "ideal_cycles": sum(q.topology[:-1]),
+        "layers": layers,
+        "totals": {
+            "roms": sum(x["rom"]["count"] for x in layers),
+            "ramb18": sum(x["ramb18"] for x in layers),
+            "multipliers": sum(x["mac_multipliers"] + x["requant_multipliers"] for x in layers),
+        },
+        "top": f"{name}_top", "core": f"{name}_core",
+    }
+
+
+# --------------------------------------------------------------------------- render
+def _rows(items: list[str], per_row: int) -> list[str]:
+    return [", ".join(items[i:i + per_row]) for i in range(0, len(items), per_row)]
+
+
+def _literal_table(bits: int) -> np.ndarray:
+    """VHDL literal of every code of a signed `bits`-bit integer, indexed by code & mask."""
+    lo, hi = qf.int_range(bits)
+    table = np.empty(1 << bits, dtype=object)
+    for v in range(lo, hi + 1):
+        table[v & ((1 << bits) - 1)] = qf.int_to_vhdl_hex(v, bits)
+    return table
+
+
+def _neuron_comment(model: FloatModel | None, q: qf.QuantizedModel, l: int, j: int) -> str:
+    wq = q.W[l][j]
+    if model is not None:
+        w = model.W[l][j]
+        return (f"float weights in [{w.min():.4g}, {w.max():.4g}], sum {w.sum():.4g}, "
+                f"bias {model.b[l][j]:.4g}; integers in [{wq.min()}, {wq.max()}]")
+    return f"integer weights in [{wq.min()}, {wq.max()}], sum {wq.sum()}"
+
+
+def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
+                  vectors: np.ndarray, model: FloatModel | None = None) -> dict[str, str | bytes]:
+    """Every output file, as {relative path: content}."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    topology = " -> ".join(str(n) for n in q.topology)
+    common = {"version": VERSION, "source": Path(source).name, "name": name,
+              "topology": topology, "settings": opts.describe()}
+    latency = predicted_latency(q)
+    files: dict[str, str | bytes] = {}
+    literals = _literal_table(q.weight_bits)
+
+    def render(template: str, title: str, **ctx) -> str:
+        return env.get_template(template).render(file_title=title, **common, **ctx)
+
+    layers_ctx = []
+    for l in range(q.n_layers):
+        n_out, n_in = q.W[l].shape
+        hidden = l < q.n_layers - 1
+        lo, hi = q.acc_range(l)
+        mask = (1 << q.weight_bits) - 1
+        roms = []
+        for j in range(n_out):
+            lits = list(literals[q.W[l][j] & mask])
+            roms.append({"index": j, "comment": _neuron_comment(model, q, l, j),
+                         "rows": _rows(lits, 16)})
+        ctx = {
+            "l": l, "n_in": n_in, "n_out": n_out, "hidden": hidden,
+            "addr_bits": addr_bits(n_in), "in_bits": q.layer_input_bits(l),
+            "weight_bits": q.weight_bits, "acc_bits": q.acc_bits(l),
+            "acc_min": lo, "acc_max": hi, "x_latency": x_latency(l),
+            "bias_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.b[l])], 8),
+            "roms": roms,
+        }
+        if hidden:
+            ctx.update({
+                "act_bits": q.act_bits, "out_addr_bits": addr_bits(n_out),
+                "m_bits": qf.M_BITS, "s_max": qf.MAX_SHIFT,
+                "m_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.M[l])], 8),
+                "s_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.S[l])], 8),
+            })
+        layers_ctx.append(ctx)
+        files[f"{name}_l{l}_pkg.vhd"] = render(
+            "layer_pkg.vhd.j2", f"{name}_l{l}_pkg: weights and constants of layer {l}", **ctx)
+        files[f"{name}_l{l}_weights.vhd"] = render(
+            "weights.vhd.j2", f"{name}_l{l}_weights: weights memory of layer {l}", **ctx)
+        files[f"{name}_l{l}_layer.vhd"] = render(
+            "layer.vhd.j2", f"{name}_l{l}_layer: layer {l}", **ctx)
+
+    n_outputs = q.W[-1].shape[0]
+    net = {"n_inputs": q.topology[0], "input_bits": q.input_bits,
+           "input_addr_bits": addr_bits(q.topology[0]), "n_outputs": n_outputs,
+           "logit_bits": q.acc_bits(q.n_layers - 1),
+           "class_bits": addr_bits(max(n_outputs, 2)), "latency": latency,
+           "layers": layers_ctx}
+    files[f"{name}_pkg.vhd"] = render("network_pkg.vhd.j2", f"{name}_pkg: network sizes", **net)
+    files[f"{name}_core.vhd"] = render("core.vhd.j2", f"{name}_core: layers + argmax", **net)
+    files[f"{name}_top.vhd"] = render("top.vhd.j2", f"{name}_top: input buffer + core", **net)
+    files[f"tb/tb_{name}.vhd"] = render("tb_network.vhd.j2", f"tb_{name}: VUnit testbench", **net)
+    for hdl in HDL_FILES:
+        files[hdl] = (HDL_DIR / hdl).read_text()
+
+    # test vectors from the integer reference model (the oracle)
+    logits, classes = qf.reference_forward(q, vectors)
+    files["vectors/inputs.csv"] = _csv(vectors)
+    files["vectors/expected.csv"] = _csv(np.column_stack([logits, classes]))
+    for l in range(q.n_layers):
+        files[f"vectors/weights_l{l}.csv"] = _csv(q.W[l].T)  # row i: every neuron's weight i
+
+    # .coe files
+    for v in range(min(N_INPUT_COE, len(vectors))):
+        files[f"coe/{name}_input_{v:04d}.coe"] = input_coe(vectors[v], q.input_bits,
+                                                           f"{name} test vector {v}")
+    for l in range(q.n_layers):
+        files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(q.W[l], q.weight_bits,
+                                                            f"{name} layer {l} weights")
+
+    report = build_report(q, name, source, opts)
+    report["vectors"] = int(len(vectors))
+    files["report.json"] = json.dumps(report, indent=2) + "\n"
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, **q.to_arrays())
+    files["quantized.npz"] = buf.getvalue()
+    return files
+
+
+def _csv(a: np.ndarray) -> str:
+    a = np.atleast_2d(np.asarray(a, dtype=np.int64))
+    return "".join(",".join(str(int(x)) for x in row) + "\n" for row in a)
+
+
+def input_coe(x: np.ndarray, input_bits: int, title: str) -> str:
+    """Test-input .coe: one word per input (radix 16)."""
+    words = ",\n".join(qf.int_to_coe_hex(int(v), input_bits) for v in x)
+    return (f"; {title}: {len(x)} inputs, {input_bits}-bit unsigned, one per word\n"
+            f"memory_initialization_radix=16;\nmemory_initialization_vector=\n{words};\n")
+
+
+def weights_coe(Wq: np.ndarray, weight_bits: int, title: str) -> str:
+    """Weights .coe: word i packs all neurons' weight i, neuron 0 in the low bits."""
+    n_out, n_in = Wq.shape
+    mask = (1 << weight_bits) - 1
+    width = n_out * weight_bits
+    words = []
+    for i in range(n_in):
+        word = 0
+        for j in range(n_out):
+            word |= (int(Wq[j, i]) & mask) << (j * weight_bits)
+        words.append("%0*X" % ((width + 3) // 4, word))
+    return (f"; {title}: {n_in} words of {width} bits ({n_out} neurons x {weight_bits}-bit "
+            f"two's complement, neuron 0 in the low bits)\n"
+            f"memory_initialization_radix=16;\nmemory_initialization_vector=\n"
+            + ",\n".join(words) + ";\n")
+
+
+# --------------------------------------------------------------------------- write
+def write_tree(files: dict[str, str | bytes], targets: dict[str, Path]) -> None:
+    """Write files atomically. `targets` maps a path prefix ("" or "coe/") to a folder.
+
+    Each folder is built in a temporary sibling and swapped in only when all were written;
+    an existing folder is replaced as a whole, never half-updated.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for prefix, target in sorted(targets.items(), key=lambda t: -len(t[0])):
+            target = target.resolve()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+            staged.append((tmp, target))
+            for rel, content in files.items():
+                owner = max((p for p in targets if rel.startswith(p)), key=len)
+                if owner != prefix:
+                    continue
+                path = tmp / rel[len(prefix):]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, bytes):
+                    path.write_bytes(content)
+                else:
+                    path.write_text(content)
+    except BaseException:
+        for tmp, _ in staged:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for tmp, target in staged:
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class Generated:
+    out: Path
+    coe: Path
+    name: str
+    q: qf.QuantizedModel
+    report: dict = field(default_factory=dict)
+
+
+def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
+             name: str | None = None, opts: Options | None = None,
+             calibration: np.ndarray | None = None, vectors: np.ndarray | None = None,
+             source: str | None = None, log=print) -> Generated:
+    """Quantize (unless given a QuantizedModel), render and write. Returns where it went."""
+    opts = opts or Options()
+    if name is None:
+        name = default_name(Path(source or getattr(model, "source", "net")))
+    name = check_name(name)
+    if isinstance(model, qf.QuantizedModel):
+        q, float_model = model, None
+        q.validate()
+        opts = Options(weight_bits=q.weight_bits, act_bits=q.act_bits,
+                       input_bits=q.input_bits, encoding=q.encoding,
+                       frac_bits=opts.frac_bits, per_neuron_scale=opts.per_neuron_scale)
+    else:
+        q, float_model = quantize(model, opts, calibration, log), model
+    source = source or getattr(model, "source", "<memory>")
+    if vectors is None:
+        vectors = default_vectors(q.topology[0], q.input_bits)
+    else:
+        vectors = check_input_codes(vectors, q.topology[0], q.input_bits, "test vectors")
+    files = render_design(q, name, source, opts, vectors, float_model)
+    if out is None:
+        out_dir = PROJECT_DIR / "hdl" / "generated" / name
+        coe_dir = PROJECT_DIR / "coe" / name
+    else:
+        out_dir = Path(out)
+        coe_dir = out_dir / "coe"
+    targets = {"": out_dir} if out is not None else {"": out_dir, "coe/": coe_dir}
+    write_tree(files, targets)
+    return Generated(out=out_dir, coe=coe_dir, name=name, q=q,
+                     report=json.loads(files["report.json"]))
+
+
+# --------------------------------------------------------------------------- CLI
+def add_generator_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("quantization and naming")
+    g.add_argument("--weight-bits", type=int, default=8, metavar="N",
+                   help="weight width in bits, 2..16 (default 8)")
+    g.add_argument("--act-bits", type=int, default=8, metavar="N",
+                   help="hidden activation width in bits, 2..16 (default 8)")
+    g.add_argument("--input-bits", type=int, default=8, metavar="N",
+                   help="input code width (default 8: MNIST pixels 0..255)")
+    g.add_argument("--encoding", choices=qf.ENCODINGS, default="integer",
+                   help="integer: symmetric scale max|W|/(2^(b-1)-1); fixed: Qm.n with "
+                        "--frac-bits fraction bits (default integer)")
+    g.add_argument("--frac-bits", type=int, default=None, metavar="N",
+                   help="fraction bits of the fixed encoding (weights step 2^-N)")
+    g.add_argument("--per-neuron-scale", action="store_true",
+                   help="one weight scale per neuron instead of per layer (integer encoding)")
+    g.add_argument("--calibration", type=Path, default=None, metavar="X.npy",
+                   help="input codes (n, n_inputs) to calibrate activation ranges "
+                        "(default: the model's 'calibration' array, else random inputs)")
+    g.add_argument("--name", default=None,
+                   help="VHDL name prefix of the design (default: from the model file name)")
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    for what in ("weight_bits", "act_bits", "input_bits"):
+        qf.check_bits(getattr(args, what), "--" + what.replace("_", "-"))
+    if args.encoding == "fixed" and args.frac_bits is None:
+        raise GeneratorError("--encoding fixed needs --frac-bits N")
+    if args.frac_bits is not None:
+        qf.check_bits(args.frac_bits, "--frac-bits", 0, 30)
+    return Options(weight_bits=args.weight_bits, act_bits=args.act_bits,
+                   input_bits=args.input_bits, encoding=args.encoding,
+                   frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale)
+
+
+def generate_from_args(args: argparse.Namespace, vectors: np.ndarray | None = None,
+                       out: Path | None = None, log=print) -> Generated:
+    opts = options_from_args(args)
+    model = read_float_model(args.model)
+    calibration = None
+    if args.calibration is not None:
+        calibration = read_input_codes(args.calibration, model.W[0].shape[1], opts.input_bits)
+    name = args.name if args.name is not None else default_name(Path(args.model))
+    return generate(model, out=out if out is not None else args.out, name=name, opts=opts,
+                    calibration=calibration, vectors=vectors, source=str(args.model), log=log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="vhdl_generator.py",
+        description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
+                    "or the lab's W,b) into VHDL with one block-RAM ROM per neuron, .coe "
+                    "files, test vectors and a report. Simulate it with vunit_run.py.")
+    p.add_argument("model", type=Path, help="float model .npz")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder, replaced as a whole on success (default: "
+                        "hdl/generated/<name>/ and coe/<name>/)")
+    p.add_argument("--vectors", type=Path, default=None, metavar="X.npy",
+                   help=f"test inputs for the testbench (default: {DEFAULT_VECTORS} "
+                        "generated vectors)")
+    add_generator_options(p)
+    args = p.parse_args(argv)
+    try:
+        vectors = None
+        if args.vectors is not None:
+            model = read_float_model(args.model)
+            vectors = read_input_codes(args.vectors, model.W[0].shape[1], args.input_bits)
+        g = generate_from_args(args, vectors)
+    except (InputError, GeneratorError, qf.QuantizationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    r = g.report
+    print(f"{g.name}: {' -> '.join(map(str, r['topology']))}, {r['weight_bits']}-bit weights, "
+          f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "
+          f"{r['totals']['roms']} ROMs / {r['totals']['ramb18']} RAMB18, "
+          f"{r['totals']['multipliers']} multipliers")
+    print(f"VHDL, report, vectors: {g.out}")
+    print(f".coe files:            {g.coe}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

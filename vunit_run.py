@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""vunit_run.py: simulate the VHDL in GHDL through VUnit and prove it bit-exact.
+
+    python vunit_run.py                 generate the example networks, run every testbench,
+                                        print a summary (bit-exact, cycles, sizes)
+    python vunit_run.py -p 2 -v         VUnit's own options pass through (-p, -v,
+                                        --xunit-xml, test patterns such as '*mnist_10*')
+    python vunit_run.py --model M.npz --inputs X.npy --results R.npz [--out DIR]
+                                        run any inputs through the simulated hardware;
+                                        R.npz gets logits, classes and cycles as measured
+
+See README.md. Needs GHDL on the PATH (Debian/Ubuntu: apt-get install ghdl).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import quantization_functions as qf
+from model_files import InputError, read_float_model, read_input_codes
+import vhdl_generator as vg
+
+ROOT = Path(__file__).resolve().parent
+HDL = ROOT / "hdl"
+GENERATED = HDL / "generated"
+
+
+# --------------------------------------------------------------------------- arguments
+def own_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vunit_run.py", add_help=False,
+        description="Simulate bram-mlp's VHDL in GHDL (VUnit). Without --model: generate "
+                    "the example networks and run every testbench. With --model/--inputs/"
+                    "--results: run the given inputs through the simulated hardware.")
+    p.add_argument("-h", "--help", action="store_true", help="show this help and VUnit's")
+    m = p.add_argument_group("run your own inputs through the simulated hardware")
+    m.add_argument("--model", type=Path, help="float model .npz")
+    m.add_argument("--inputs", type=Path, metavar="X.npy",
+                   help="input codes, integer array (n_images, n_inputs), uint8 pixels by default")
+    m.add_argument("--results", type=Path, metavar="R.npz",
+                   help="where to write logits (n, n_out), classes (n,), cycles (n,)")
+    m.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="generate the design into DIR (default: a temporary folder)")
+    vg.add_generator_options(m)
+    return p
+
+
+def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
+    """--model/--inputs/--results: generate, simulate every row, write R.npz."""
+    missing = [o for o, v in (("--inputs", args.inputs), ("--results", args.results))
+               if v is None]
+    if missing:
+        raise InputError(f"--model needs {' and '.join(missing)}")
+    if args.results.suffix != ".npz":
+        raise InputError(f"{args.results}: the results file must end in .npz")
+    opts = vg.options_from_args(args)
+    model = read_float_model(args.model)
+    X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits)
+    tmp = None
+    out = args.out
+    if out is None:
+        tmp = Path(tempfile.mkdtemp(prefix="bram_mlp_"))
+        out = tmp / "design"
+    try:
+        print(f"generating {args.model} into {out} ({len(X)} input rows)")
+        g = vg.generate_from_args(args, vectors=X, out=out)
+        vu = make_vunit(vunit_argv + [f"lib_{g.name}.tb_{g.name}.*"],
+                        output_path=(tmp or out) / "vunit_out")
+        add_network(vu, g.name, g.out, check=False, n_vectors=len(X))
+        outcome: dict = {}
+
+        def post_run(results) -> None:
+            for test in results.get_report().tests.values():
+                if test.status.name == "passed":
+                    outcome["csv"] = test.path / "results.csv"
+
+        try:
+            vu.main(post_run=post_run)
+        except SystemExit as exc:
+            code = exc.code or 0
+        if "csv" not in outcome:
+            print("error: the simulation did not finish; see the log above", file=sys.stderr)
+            return 1
+        sim = np.loadtxt(outcome["csv"], delimiter=",", dtype=np.int64, ndmin=2)
+        n_out = g.q.W[-1].shape[0]
+        logits, classes, cycles = sim[:, :n_out], sim[:, n_out], sim[:, n_out + 1]
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.results, logits=logits, classes=classes, cycles=cycles)
+        ref_logits, ref_classes = qf.reference_forward(g.q, X)
+        same = np.array_equal(ref_logits, logits) and np.array_equal(ref_classes, classes)
+        print(f"wrote {args.results}: {len(X)} images, cycles per image "
+              f"{cycles.min()}..{cycles.max()} (predicted {g.report['latency_cycles']}); "
+              f"equal to the integer reference model: {'yes' if same else 'NO'}")
+        return code
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- VUnit set-up
+def make_vunit(argv: list[str], output_path: Path | None = None):
+    from vunit import VUnit
+    if output_path is not None and "-o" not in argv and "--output-path" not in argv:
+        argv = ["--output-path", str(output_path)] + argv
+    vu = VUnit.from_argv(argv=argv, compile_builtins=False)
+    vu.add_vhdl_builtins()
+    return vu
+
+
+def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int = 50):
+    """A library lib_<name> with the generated design and its testbench."""
+    lib = vu.add_library(f"lib_{name}")
+    lib.add_source_files(folder / "*.vhd")
+    lib.add_source_files(folder / "tb" / "*.vhd")
+    report = __import__("json").loads((folder / "report.json").read_text())
+    per_image = report["topology"][0] + report["latency_cycles"] + 8
+    tb = lib.test_bench(f"tb_{name}")
+    tb.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
+    tb.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "")
+    tb.set_generic("WATCHDOG_CLOCKS", n_vectors * per_image + 1000)
+    return lib
+
+
+def add_components(vu) -> None:
+    """Library bram_mlp: the hand-written VHDL and its component testbenches."""
+    lib = vu.add_library("bram_mlp")
+    lib.add_source_files(HDL / "*.vhd")
+    lib.add_source_files(HDL / "tb" / "*.vhd")
+    vectors = GENERATED / "requantizer_vectors.csv"
+    write_requantizer_vectors(vectors)
+    tb = lib.test_bench("tb_requantizer")
+    tb.set_generic("VECTORS_FILE", str(vectors))
+
+
+def write_requantizer_vectors(path: Path) -> None:
+    """acc, M, S and the expected y (act_bits 8) from the Python reference model."""
+    rng = np.random.default_rng(7)
+    rows = [
+        (0, 16384, 14), (-5, 16384, 14), (-2**31, 32767, 3),        # ReLU
+        (3, 1, 1), (5, 1, 1), (1, 1, 1), (2, 3, 2), (6, 1, 2),      # halves round up
+        (255, 1, 0), (256, 1, 0), (2**31 - 1, 32767, 62),           # saturation / huge shift
+        (2**31 - 1, 32767, 0), (2**31 - 1, 32767, 40), (2**31 - 1, 32767, 38),
+        (123456789, 20000, 30), (1000, 16384, 16),
+    ]
+    for _ in range(200):
+        S = int(rng.integers(0, 40))
+        rows.append((int(rng.integers(-2**31, 2**31)), int(rng.integers(0, 2**15)), S))
+    a = np.array(rows, dtype=np.int64)
+    y = qf.requantize(a[:, 0], a[:, 1], a[:, 2], 8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(path, np.column_stack([a, y]), fmt="%d", delimiter=",")
+
+
+def generate_examples(log=print) -> list:
+    import examples
+    made = []
+    for ex in examples.examples():
+        n_in = ex.model.topology[0]
+        vectors = (examples.extreme_vectors(n_in, ex.n_vectors) if ex.name.startswith("extremes")
+                   else vg.default_vectors(n_in, 8, ex.n_vectors, ex.seed))
+        g = vg.generate(ex.model, out=GENERATED / ex.name, name=ex.name, opts=ex.opts,
+                        vectors=vectors, log=lambda *_: None)
+        made.append((ex, g))
+    log(f"generated {len(made)} example networks into {GENERATED.relative_to(ROOT)}/")
+    return made
+
+
+def summarize(made: list, results) -> None:
+    """One line per network: bit-exact, cycles measured vs predicted, sizes."""
+    tests = results.get_report().tests
+    print()
+    print(f"{'network':<22} {'topology':<18} {'bits':<10} {'vectors':>7} {'bit-exact':>9} "
+          f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'mults':>6}")
+    for ex, g in made:
+        r = g.report
+        key = f"lib_{g.name}.tb_{g.name}.test_all_vectors"
+        test = tests.get(key)
+        exact, cyc = "not run", "-"
+        if test is not None and (test.path / "results.csv").exists():
+            sim = np.loadtxt(test.path / "results.csv", delimiter=",", dtype=np.int64, ndmin=2)
+            exp = np.loadtxt(g.out / "vectors" / "expected.csv", delimiter=",",
+                             dtype=np.int64, ndmin=2)
+            n_out = exp.shape[1] - 1
+            exact = "yes" if np.array_equal(sim[:, :n_out + 1], exp) else "NO"
+            cyc = "/".join(str(c) for c in sorted(set(sim[:, n_out + 1])))
+        elif test is not None:
+            exact = test.status.name
+        bits = f"w{r['weight_bits']} {r['encoding'][:3]}"
+        print(f"{g.name:<22} {'-'.join(map(str, r['topology'])):<18} {bits:<10} "
+              f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "
+              f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} {r['totals']['multipliers']:>6}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, vunit_argv = own_parser().parse_known_args(argv)
+    if args.help:
+        own_parser().print_help()
+        print("\nVUnit's options (passed through):\n")
+        make_vunit(["--help"])
+        return 0
+    try:
+        if args.model is not None:
+            return model_mode(args, vunit_argv)
+        if args.inputs is not None or args.results is not None:
+            raise InputError("--inputs and --results need --model")
+        made = generate_examples()
+    except (InputError, vg.GeneratorError, qf.QuantizationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    vu = make_vunit(vunit_argv, output_path=ROOT / "vunit_out")
+    add_components(vu)
+    for ex, g in made:
+        add_network(vu, g.name, g.out, n_vectors=ex.n_vectors)
+    try:
+        vu.main(post_run=lambda results: summarize(made, results))
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
