@@ -267,6 +267,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     files[f"{name}_core.vhd"] = render("core.vhd.j2", f"{name}_core: layers + argmax", **net)
     files[f"{name}_top.vhd"] = render("top.vhd.j2", f"{name}_top: input buffer + core", **net)
     files[f"tb/tb_{name}.vhd"] = render("tb_network.vhd.j2", f"tb_{name}: VUnit testbench", **net)
+    files[f"tb/tb_{name}_weights.vhd"] = render(
+        "tb_weights.vhd.j2", f"tb_{name}_weights: VUnit testbench of the weights memories", **net)
     for hdl in HDL_FILES:
         files[hdl] = (HDL_DIR / hdl).read_text()
 
@@ -338,6 +340,9 @@ def write_tree(files: dict[str, str | bytes], targets: dict[str, Path]) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
             staged.append((tmp, target))
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a normal folder is wanted
             for rel, content in files.items():
                 owner = max((p for p in targets if rel.startswith(p)), key=len)
                 if owner != prefix:

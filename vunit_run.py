@@ -123,6 +123,7 @@ def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int 
     tb.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
     tb.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
     tb.set_generic("WATCHDOG_CLOCKS", n_vectors * per_image + 1000)
+    lib.test_bench(f"tb_{name}_weights").set_generic("VECTORS_DIR", str(folder / "vectors"))
     return lib
 
 
