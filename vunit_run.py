@@ -191,7 +191,7 @@ def summarize(made: list, results) -> None:
             cyc = "/".join(str(c) for c in sorted(set(sim[:, n_out + 1])))
         elif test is not None:
             exact = str(getattr(test.status, "name", test.status))
-        bits = f"w{r['weight_bits']} {r['encoding'][:3]}"
+        bits = f"w{r['weight_bits']}-{r['encoding'][:3]}"
         print(f"{g.name:<22} {'-'.join(map(str, r['topology'])):<18} {bits:<10} "
               f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "
               f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} {r['totals']['multipliers']:>6}")

@@ -1,0 +1,208 @@
+"""The VHDL side: analysis in both standards, the main job, the --model mode, the .coe
+files, and proof that the network testbench fails when an expected value is wrong."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import quantization_functions as qf  # noqa: E402
+import vhdl_generator as vg  # noqa: E402
+from examples import random_float_model  # noqa: E402
+
+GHDL = shutil.which("ghdl")
+pytestmark = pytest.mark.skipif(GHDL is None, reason="GHDL is not installed")
+
+
+def run(cmd: list[str], cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def save_model(path: Path, topology: list[int], seed: int) -> Path:
+    m = random_float_model(topology, seed)
+    arrays = {}
+    for l, (W, b) in enumerate(zip(m.W, m.b)):
+        arrays[f"W{l}"], arrays[f"b{l}"] = W.astype(np.float32), b.astype(np.float32)
+    arrays["calibration"] = m.calibration.astype(np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture(scope="module")
+def design(tmp_path_factory) -> vg.Generated:
+    """A 3-layer design (hidden layers and a last layer) in a temporary folder."""
+    out = tmp_path_factory.mktemp("design") / "odd"
+    model = random_float_model([100, 13, 7, 10], 3)
+    return vg.generate(model, out=out, name="odd", vectors=vg.default_vectors(100, 8, 12),
+                       log=lambda *_: None)
+
+
+def synthesizable_files(folder: Path) -> list[Path]:
+    """Every .vhd a user adds to Vivado, in dependency order for plain ghdl -a."""
+    order = ["bram_mlp_pkg", "requantizer", "argmax", "input_buffer"]
+    files = sorted(folder.glob("*.vhd"))
+    rank = {p: (order.index(p.stem) if p.stem in order else
+                10 if p.stem.endswith("_pkg") else
+                20 if p.stem.endswith(("_weights", "_layer")) else
+                30 if p.stem.endswith("_core") else 40) for p in files}
+    return sorted(files, key=lambda p: (rank[p], p.name))
+
+
+@pytest.mark.parametrize("std", ["93c", "08"])
+def test_every_synthesizable_file_analyses(design, std, tmp_path):
+    files = synthesizable_files(design.out)
+    names = {p.name for p in files}
+    assert {"odd_top.vhd", "odd_core.vhd", "odd_l0_layer.vhd", "odd_l2_layer.vhd",
+            "odd_l0_weights.vhd", "argmax.vhd", "requantizer.vhd"} <= names
+    # the hand-written sources in hdl/ are the ones copied into the design
+    for hdl in vg.HDL_FILES:
+        assert (design.out / hdl).read_text() == (ROOT / "hdl" / hdl).read_text()
+    r = run([GHDL, "-a", f"--std={std}", f"--workdir={tmp_path}"] + [str(p) for p in files])
+    assert r.returncode == 0, r.stderr
+    # and elaborates as a whole (VHDL-93 top level)
+    r = run([GHDL, "-e", f"--std={std}", f"--workdir={tmp_path}", "odd_top"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_generated_files_have_a_header_and_literals(design):
+    pkg = (design.out / "odd_l0_pkg.vhd").read_text()
+    assert "DO NOT EDIT" in pkg.splitlines()[4] or "DO NOT EDIT" in pkg[:600]
+    assert "bram-mlp" in pkg[:400]
+    q = design.q
+    # neuron 0's first weight appears as an x"..": literal computed here from the manifest
+    w = int(q.W[0][0, 0]) & 0xFF
+    assert f'x"{w:02X}"' in pkg.split("NEURON_0_ROM_c")[1][:200]
+    assert 'attribute rom_style of q : signal is "block"' in (
+        design.out / "odd_l0_weights.vhd").read_text()
+
+
+def test_coe_files_hold_the_manifest(design):
+    """Decode the .coe words independently and compare with quantized.npz."""
+    with np.load(design.out / "quantized.npz", allow_pickle=False) as d:
+        q = qf.QuantizedModel.from_arrays(d)
+    for l in range(q.n_layers):
+        text = (design.out / "coe" / f"odd_l{l}_weights.coe").read_text()
+        assert "memory_initialization_radix=16;" in text
+        body = text.split("memory_initialization_vector=")[1].strip().rstrip(";")
+        words = [int(w, 16) for w in body.replace("\n", "").split(",")]
+        n_out, n_in = q.W[l].shape
+        assert len(words) == n_in
+        wb = q.weight_bits
+        for i, word in enumerate(words):
+            for j in range(n_out):
+                field = (word >> (j * wb)) & ((1 << wb) - 1)
+                value = field - (1 << wb) if field >= 1 << (wb - 1) else field
+                assert value == q.W[l][j, i], (l, i, j)
+    X = np.loadtxt(design.out / "vectors" / "inputs.csv", delimiter=",", dtype=np.int64)
+    text = (design.out / "coe" / "odd_input_0003.coe").read_text()
+    body = text.split("memory_initialization_vector=")[1].strip().rstrip(";")
+    assert [int(w, 16) for w in body.replace("\n", "").split(",")] == list(X[3])
+
+
+def test_main_job_is_bit_exact():
+    """`python vunit_run.py`: every testbench passes and every example is bit-exact."""
+    r = run([sys.executable, "vunit_run.py", "-p", "2"], timeout=900)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    table = [line for line in r.stdout.splitlines()
+             if line.split() and line.split()[0] in
+             {"mnist_1", "mnist_10", "mnist_256_10", "odd_5_3_2", "odd_100_13_7_10"}]
+    assert len(table) == 5, r.stdout[-2000:]
+    import examples
+    checked = 0
+    for line in r.stdout.splitlines():
+        cols = line.split()
+        if len(cols) == 10 and cols[3].isdigit():
+            assert int(cols[3]) >= 50, line
+            assert cols[4] == "yes", line
+            assert cols[5] == cols[6], f"measured cycles != predicted: {line}"
+            checked += 1
+    assert checked == len(examples.examples()), r.stdout[-2000:]
+    big = next(l for l in table if l.startswith("mnist_256_10 "))
+    assert int(big.split()[5]) <= 784 + 256 + 24
+
+
+def run_network_bench(folder: Path, name: str, expected: Path, out: Path):
+    """Run tb_<name> with a given expected-values file; return the completed process."""
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from pathlib import Path\n"
+        "import vunit_run\n"
+        "vu = vunit_run.make_vunit(['lib_%s.tb_%s.*'], output_path=Path(%r))\n"
+        "vunit_run.add_network(vu, %r, Path(%r))\n"
+        "vu.library('lib_%s').test_bench('tb_%s').set_generic('EXPECTED_FILE', %r)\n"
+        "vu.main()\n" % (str(ROOT), name, name, str(out), name, str(folder), name, name,
+                         str(expected)))
+    return run([sys.executable, "-c", script])
+
+
+def test_network_bench_fails_on_one_corrupted_value(design, tmp_path):
+    expected = design.out / "vectors" / "expected.csv"
+    rows = [list(map(int, line.split(","))) for line in expected.read_text().split()]
+    # control: the untouched file passes
+    good = run_network_bench(design.out, "odd", expected, tmp_path / "vo")
+    assert good.returncode == 0, good.stdout[-2000:]
+    # one logit of vector 7 off by one
+    rows[7][4] += 1
+    bad_file = tmp_path / "corrupted.csv"
+    bad_file.write_text("".join(",".join(map(str, r)) + "\n" for r in rows))
+    bad = run_network_bench(design.out, "odd", bad_file, tmp_path / "vo")
+    assert bad.returncode != 0
+    assert "vector 7: logit 4" in bad.stdout, bad.stdout[-2000:]
+    # the class of vector 2 wrong
+    rows[7][4] -= 1
+    rows[2][-1] = (rows[2][-1] + 1) % 10
+    bad_file.write_text("".join(",".join(map(str, r)) + "\n" for r in rows))
+    bad = run_network_bench(design.out, "odd", bad_file, tmp_path / "vo")
+    assert bad.returncode != 0
+    assert "vector 2: class" in bad.stdout, bad.stdout[-2000:]
+
+
+def test_model_mode_writes_measured_results(tmp_path):
+    model = save_model(tmp_path / "net.npz", [5, 3, 2], 21)
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 256, (60, 5)).astype(np.uint8)
+    X[0] = 255
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "design"
+    r = run([sys.executable, "vunit_run.py", "--model", str(model), "--inputs",
+             str(tmp_path / "X.npy"), "--results", str(tmp_path / "R.npz"), "--out", str(out),
+             "--weight-bits", "4"])
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    with np.load(tmp_path / "R.npz", allow_pickle=False) as res:
+        logits, classes, cycles = res["logits"], res["classes"], res["cycles"]
+    with np.load(out / "quantized.npz", allow_pickle=False) as d:
+        q = qf.QuantizedModel.from_arrays(d)
+    assert q.weight_bits == 4
+    ref_logits, ref_classes = qf.reference_forward(q, X)
+    assert logits.shape == (60, 2) and classes.shape == (60,) and cycles.shape == (60,)
+    np.testing.assert_array_equal(logits, ref_logits)
+    np.testing.assert_array_equal(classes, ref_classes)
+    report = json.loads((out / "report.json").read_text())
+    # 5 + 1 + 1 (layer 0) + 3 + 3 + 1 (layer 1) + 1 (argmax) clocks, from the layer's design
+    assert report["latency_cycles"] == 15
+    assert set(cycles.tolist()) == {15}
+
+
+def test_model_mode_rejects_inputs_out_of_range(tmp_path):
+    model = save_model(tmp_path / "net.npz", [5, 3, 2], 21)
+    np.save(tmp_path / "X.npy", np.full((3, 5), 256))
+    r = run([sys.executable, "vunit_run.py", "--model", str(model), "--inputs",
+             str(tmp_path / "X.npy"), "--results", str(tmp_path / "R.npz")])
+    assert r.returncode != 0
+    assert "Traceback" not in r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "X.npy" in lines[0]
+    assert "0..255" in lines[0]
+    assert not (tmp_path / "R.npz").exists()
