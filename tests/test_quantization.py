@@ -280,20 +280,22 @@ def test_quantize_model_fixed_encoding_is_a_pure_shift():
 def test_quantize_model_integer_two_layers_requant_ratio():
     W0 = np.array([[127 / 64, -0.5, 3 / 128], [-5 / 128, 1.0, -1.0]])
     b0 = np.array([0.01, 0.02])
-    W1 = np.array([[0.5, -0.25], [1.0, 0.125]])
+    W1 = np.array([[0.3, -0.25], [1.0, 0.125]])
     b1 = np.zeros(2)
     X = np.array([[255, 0, 0], [0, 255, 0], [12, 200, 7]])
     sx0 = 1 / 255
     q = qf.quantize_model([W0, W1], [b0, b1], input_scale=sx0, calibration=X)
     sw0 = 1 / 64                                     # 127/64 / 127
-    peak = _float_hidden_peak(W0, b0, X, sx0)       # 1.0*200/255 - 7/255 + 0.02 is largest
+    peak = _float_hidden_peak(W0, b0, X, sx0)       # neuron 0 on [255, 0, 0]: 127/64 + 0.01
     sy = peak / 255
     ratio = sx0 * sw0 / sy
     M, S = q.M[0].astype(float), q.S[0].astype(float)
     assert np.all(q.M[0] < 2 ** 15)
     assert np.all(np.abs(M / 2 ** S - ratio) / ratio <= 2.0 ** -14)
     assert math.isclose(q.sx[1], sy, rel_tol=1e-12)
-    assert q.W[1].tolist() == [[64, -32], [127, 16]]   # sw1 = 1/127: 0.5*127 = 63.5 -> 64
+    assert math.isclose(peak, 127 / 64 + 0.01)
+    # sw1 = 1/127: 0.3*127 = 38.1 -> 38, -31.75 -> -32, 127, 15.875 -> 16
+    assert q.W[1].tolist() == [[38, -32], [127, 16]]
 
 
 def test_quantize_model_refuses_bad_settings():
@@ -424,11 +426,13 @@ def test_reference_forward_accepts_one_image_as_1d():
     assert classes.tolist() == [0]
 
 
-def test_reference_forward_accumulates_exactly_beyond_int32_products():
-    # 784 inputs at 255 with weight 127: 127 * 255 * 784 = 25,391,160 (exact in int64)
-    q = hand_model(W=[np.full((2, 784), 127), ], b=[[0, -25_391_160]])
+def test_reference_forward_sums_784_products_exactly():
+    # 784 inputs at 255 with weight 127: 127 * 255 * 784 = 127 * 199,920 = 25,389,840
+    full = 127 * 255 * 784
+    assert full == 25_389_840
+    q = hand_model(W=[np.full((2, 784), 127)], b=[[0, -full + 1]])
     logits, classes = qf.reference_forward(q, np.full((1, 784), 255))
-    assert logits.tolist() == [[127 * 255 * 784, 0]]
+    assert logits.tolist() == [[25_389_840, 1]]
     assert classes.tolist() == [0]
 
 
@@ -482,8 +486,7 @@ def test_manifest_round_trip_through_npz(tmp_path):
     path = tmp_path / "quantized.npz"
     np.savez(path, **q.to_arrays())
     with np.load(path, allow_pickle=False) as d:
-        assert int(d["acc_bits0"]) == smallest_signed_width(-100 - 2 * 255 - 32 * 255 - 7,
-                                                            100 + 31 * 255)
+        assert int(d["acc_bits0"]) == smallest_signed_width(-7 - 32 * 255, 100 + 32 * 255)
         r = QuantizedModel.from_arrays(d)
     assert (r.input_bits, r.weight_bits, r.act_bits, r.encoding) == (8, 6, 5, "fixed")
     assert r.n_layers == 2
