@@ -38,10 +38,15 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected an .npz model file")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise InputError(f"{path}: a single .npy array, not an .npz model; save the model "
+                         "with np.savez(path, W0=..., b0=..., ...)")
+    if not magic.startswith(b"PK"):
+        raise InputError(f"{path}: not an .npz file (numpy's np.savez archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise InputError(f"{path}: not an .npz archive (a single .npy array?)")
             out = {}
             for key in data.files:
                 try:
@@ -54,7 +59,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             return out
     except InputError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, TypeError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc.__class__.__name__}: "
                          f"{str(exc)[:80]})") from None
 
@@ -120,7 +125,8 @@ def read_float_model(path: str | Path) -> FloatModel:
                              f"got {input_scale}")
     calibration = None
     if "calibration" in keys:
-        calibration = check_input_codes(data["calibration"], Ws[0].shape[1], 8,
+        # the range is checked against --input-bits by the generator (check_calibration)
+        calibration = check_input_codes(data["calibration"], Ws[0].shape[1], 16,
                                         f"{path}: 'calibration'")
     return FloatModel(W=Ws, b=bs, input_scale=input_scale, calibration=calibration,
                       source=str(path))

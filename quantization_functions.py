@@ -37,7 +37,9 @@ class QuantizationError(ValueError):
 def round_half_away(x: np.ndarray | float) -> np.ndarray:
     """Round to nearest integer, halves away from zero (2.5 -> 3, -2.5 -> -3)."""
     x = np.asarray(x, dtype=np.float64)
-    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+    whole = np.trunc(x)
+    frac = x - whole  # exact in floating point, unlike x + 0.5
+    return (whole + np.sign(x) * (np.abs(frac) >= 0.5)).astype(np.int64)
 
 
 def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
@@ -83,6 +85,8 @@ def int_to_vhdl_hex(value: int, bits: int) -> str:
     literal (b"101"), which every VHDL standard accepts (VHDL-93 has no sized hex literals).
     """
     lo, hi = int_range(bits, True)
+    if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+        raise QuantizationError(f"{value} is not an integer")
     value = int(value)
     if not lo <= value <= hi:
         raise QuantizationError(f"{value} does not fit in a signed {bits}-bit literal")

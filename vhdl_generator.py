@@ -83,7 +83,27 @@ def check_name(name: str) -> str:
             "underscores, starting with a letter and not ending with '_'")
     if name.lower() in VHDL_RESERVED:
         raise GeneratorError(f"name '{name}' is a VHDL reserved word; pick another --name")
+    if name.lower() == "bram_mlp":
+        raise GeneratorError("name 'bram_mlp' would clash with bram_mlp_pkg; pick another --name")
     return name.lower()
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace anything but a new or empty folder or an earlier bram-mlp output."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise GeneratorError(f"{target}: exists and is not a folder; choose another --out")
+    if not any(target.iterdir()):
+        return
+    report = target / "report.json"
+    try:
+        ours = json.loads(report.read_text()).get("tool", "").startswith("bram-mlp")
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise GeneratorError(f"{target}: folder exists and is not an earlier bram-mlp output "
+                             "(no report.json); choose a new or empty folder for --out")
 
 
 def default_name(model_path: Path) -> str:
@@ -101,8 +121,9 @@ def default_name(model_path: Path) -> str:
 def quantize(model: FloatModel, opts: Options, calibration: np.ndarray | None = None,
              log=print) -> qf.QuantizedModel:
     n_in = model.W[0].shape[1]
-    if calibration is None:
-        calibration = model.calibration
+    if calibration is None and model.calibration is not None:
+        calibration = check_input_codes(model.calibration, n_in, opts.input_bits,
+                                        f"{model.source}: 'calibration'")
     if calibration is None and len(model.W) > 1:
         log("note: no calibration data (--calibration X.npy or a 'calibration' array in the "
             "model); calibrating hidden layers on 256 random inputs")
@@ -406,6 +427,11 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
         out_dir = Path(out)
         coe_dir = out_dir / "coe"
     targets = {"": out_dir} if out is not None else {"": out_dir, "coe/": coe_dir}
+    check_replaceable(out_dir)
+    if out is None and coe_dir.exists() and any(coe_dir.iterdir()) and not any(
+            p.name.startswith(f"{name}_") and p.suffix == ".coe" for p in coe_dir.iterdir()):
+        raise GeneratorError(f"{coe_dir}: folder exists and holds no {name}_*.coe files; "
+                             "move it away or use --out")
     write_tree(files, targets)
     return Generated(out=out_dir, coe=coe_dir, name=name, q=q,
                      report=json.loads(files["report.json"]))

@@ -82,9 +82,6 @@ def test_text_file_named_npz(tmp_path, out):
     assert_clean_failure(run_generator(model, out), out, str(model))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model_files.py:42-44: np.load of a .npy returns an ndarray, and `with np.load(...) as "
-    "data` raises TypeError (no context manager) before the NpzFile check: traceback, exit 1"))
 def test_npy_instead_of_npz(tmp_path, out):
     model = tmp_path / "model.npy"
     np.save(model, np.ones((3, 5)))
@@ -181,10 +178,6 @@ def test_vectors_with_wrong_number_of_columns(good_model, tmp_path, out):
     assert_clean_failure(run_generator(good_model, out, "--vectors", vec), out, str(vec))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model_files.py:123 checks the model's 'calibration' codes against a fixed 8 bits, "
-    "ignoring --input-bits: 10-bit codes (<= 1023) are refused with --input-bits 10, "
-    "although the same codes given with --calibration X.npy are accepted"))
 def test_model_calibration_follows_input_bits(write_model, out):
     arrays = small_net(np.random.default_rng(3))
     arrays["calibration"] = np.full((4, 5), 1000, dtype=np.int64)
@@ -218,8 +211,21 @@ def test_existing_folder_untouched_when_generation_fails(write_model, out):
     assert sorted(p.name for p in out.parent.iterdir()) == ["design"]
 
 
-def test_existing_folder_replaced_as_a_whole_on_success(good_model, out):
+def test_foreign_folder_is_never_replaced(good_model, out):
+    """A folder that is not an earlier bram-mlp output (no report.json) is refused."""
     out.mkdir(parents=True)
+    (out / "keep.txt").write_text("the user's notes\n")
+    res = run_generator(good_model, out)
+    assert res.returncode != 0
+    assert res.stderr.startswith("error:") and len(res.stderr.splitlines()) == 1
+    assert str(out) in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["design"]
+
+
+def test_existing_folder_replaced_as_a_whole_on_success(good_model, out):
+    res = run_generator(good_model, out)       # an earlier output
+    assert res.returncode == 0, res.stderr
     (out / "keep.txt").write_text("old\n")
     res = run_generator(good_model, out)
     assert res.returncode == 0, res.stderr

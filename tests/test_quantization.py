@@ -154,9 +154,6 @@ def test_round_half_away_on_arrays_keeps_shape_and_is_integer():
     assert r.tolist() == [[3, -3], [0, -1]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "quantization_functions.py:40 rounds with floor(|x| + 0.5): the float addition itself "
-    "rounds, so 0.49999999999999994 -> 1 (should be 0) and 2**52+1 -> 2**52+2"))
 def test_round_half_away_is_exact_near_halves_and_for_large_values():
     just_below_half = np.nextafter(0.5, 0.0)          # 0.49999999999999994
     assert int(qf.round_half_away(just_below_half)) == 0
