@@ -33,7 +33,7 @@ GENERATED = HDL / "generated"
 # --------------------------------------------------------------------------- arguments
 def own_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="vunit_run.py", add_help=False,
+        prog="vunit_run.py", add_help=False, allow_abbrev=False,
         description="Simulate bram-mlp's VHDL in GHDL (VUnit). Without --model: generate "
                     "the example networks and run every testbench. With --model/--inputs/"
                     "--results: run the given inputs through the simulated hardware.")
@@ -46,7 +46,7 @@ def own_parser() -> argparse.ArgumentParser:
                    help="where to write logits (n, n_out), classes (n,), cycles (n,)")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="generate the design into DIR (default: a temporary folder)")
-    vg.add_generator_options(m)
+    vg.add_generator_options(p)
     return p
 
 
