@@ -110,7 +110,8 @@ def read_float_model(path: str | Path) -> FloatModel:
     for l, (W, b) in enumerate(zip(Ws, bs)):
         if b.shape[0] != W.shape[0]:
             raise InputError(f"{path}: b{l} has {b.shape[0]} entries but W{l} has "
-                             f"{W.shape[0]} neurons (W{l} must be (n_out, n_in))")
+                             f"{W.shape[0]} neurons (W{l} must be (n_out, n_in); Keras and PyTorch's "
+                             "x @ W store (n_in, n_out): save W.T)")
         if l > 0 and W.shape[1] != Ws[l - 1].shape[0]:
             raise InputError(f"{path}: layers do not chain: W{l} takes {W.shape[1]} inputs "
                              f"but layer {l - 1} has {Ws[l - 1].shape[0]} neurons")

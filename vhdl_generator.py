@@ -406,6 +406,8 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     if name is None:
         name = default_name(Path(source or getattr(model, "source", "net")))
     name = check_name(name)
+    out_dir = PROJECT_DIR / "hdl" / "generated" / name if out is None else Path(out)
+    check_replaceable(out_dir)
     if isinstance(model, qf.QuantizedModel):
         q, float_model = model, None
         q.validate()
@@ -466,7 +468,11 @@ def options_from_args(args: argparse.Namespace) -> Options:
     if args.encoding == "fixed" and args.frac_bits is None:
         raise GeneratorError("--encoding fixed needs --frac-bits N")
     if args.frac_bits is not None:
+        if args.encoding != "fixed":
+            raise GeneratorError("--frac-bits only applies to --encoding fixed")
         qf.check_bits(args.frac_bits, "--frac-bits", 0, 30)
+    if args.name is not None:
+        check_name(args.name)
     return Options(weight_bits=args.weight_bits, act_bits=args.act_bits,
                    input_bits=args.input_bits, encoding=args.encoding,
                    frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale)

@@ -58,7 +58,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         raise InputError(f"--model needs {' and '.join(missing)}")
     if args.results.suffix != ".npz":
         raise InputError(f"{args.results}: the results file must end in .npz")
-    opts = vg.options_from_args(args)
+    opts = vg.options_from_args(args)  # checks --name and the bit widths too
     model = read_float_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits)
     tmp = None
@@ -72,6 +72,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         vu = make_vunit(vunit_argv + [f"lib_{g.name}.tb_{g.name}.*"],
                         output_path=ROOT / "vunit_out")
         add_network(vu, g.name, g.out, check=False, n_vectors=len(X))
+        quiet_warnings(vu)
         outcome: dict = {}
 
         def post_run(results) -> None:
@@ -110,6 +111,12 @@ def make_vunit(argv: list[str], output_path: Path | None = None):
     vu = VUnit.from_argv(argv=argv, compile_builtins=False)
     vu.add_vhdl_builtins()
     return vu
+
+
+def quiet_warnings(vu) -> None:
+    """Hide GHDL's -Whide notes on VUnit's own sources and -Wlibrary notes when a design
+    is regenerated into another folder under the same library name: noise, not problems."""
+    vu.set_compile_option("ghdl.a_flags", ["-Wno-hide", "-Wno-library"])
 
 
 def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int = 50):
@@ -218,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     add_components(vu)
     for ex, g in made:
         add_network(vu, g.name, g.out, n_vectors=ex.n_vectors)
+    quiet_warnings(vu)
     try:
         vu.main(post_run=lambda results: summarize(made, results))
     except SystemExit as exc:
