@@ -59,8 +59,19 @@ def synthesizable_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: (rank[p], p.name))
 
 
+@pytest.fixture(scope="module")
+def design_5bit(tmp_path_factory) -> vg.Generated:
+    """Widths that are not a multiple of 4: b"..." literals (VHDL-93 has no sized x"")."""
+    out = tmp_path_factory.mktemp("design5") / "odd"
+    model = random_float_model([100, 13, 7, 10], 3)
+    return vg.generate(model, out=out, name="odd", opts=vg.Options(weight_bits=5, act_bits=7),
+                       vectors=vg.default_vectors(100, 8, 12), log=lambda *_: None)
+
+
 @pytest.mark.parametrize("std", ["93c", "08"])
-def test_every_synthesizable_file_analyses(design, std, tmp_path):
+@pytest.mark.parametrize("which", ["design", "design_5bit"])
+def test_every_synthesizable_file_analyses(which, std, tmp_path, request):
+    design = request.getfixturevalue(which)
     files = synthesizable_files(design.out)
     names = {p.name for p in files}
     assert {"odd_top.vhd", "odd_core.vhd", "odd_l0_layer.vhd", "odd_l2_layer.vhd",
