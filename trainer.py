@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""trainer.py: train the lab's MLPs with scikit-learn and export them for vhdl_generator.py.
+
+    python trainer.py --network 256+10 --data digits --out models/
+
+Networks: "1" (one neuron: "is it a 0?"), "10" (one neuron per digit), "256+10" (256 ReLU
+neurons, then 10). Data: "mnist" (tensorflow-datasets), "digits" (scikit-learn's 8x8
+digits, offline), a folder of MNIST IDX files, or nothing (MNIST_DIR, then tfds, then
+digits; see mnist_data.py). Training is seeded: the same command gives the same model.
+
+The .npz follows DESIGN.md: W{l} (n_out, n_in), b{l}, input_scale = 1/255 (inputs are
+uint8 pixels), calibration = 256 training images (input codes) for the generator.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_data import Dataset, load_digits_data
+from model_files import FloatModel, InputError
+
+NETWORKS = {"1": (), "10": (), "256+10": (256,)}
+INPUT_SCALE = 1.0 / 255.0
+N_CALIBRATION = 256
+
+
+@dataclass
+class Trained:
+    network: str
+    model: FloatModel
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+def labels_for(network: str, y: np.ndarray) -> np.ndarray:
+    """The "1" network answers "is it a 0?": label 1 for zeros, 0 otherwise."""
+    return (y == 0).astype(np.int64) if network == "1" else y
+
+
+def float_predict(model: FloatModel, x_codes: np.ndarray) -> np.ndarray:
+    """Class of each image with the float model (1-output: logit > 0)."""
+    a = x_codes.astype(np.float64) * model.input_scale
+    for l, (W, b) in enumerate(zip(model.W, model.b)):
+        a = a @ W.T + b
+        if l < len(model.W) - 1:
+            a = np.maximum(a, 0.0)
+    return (a[:, 0] > 0).astype(np.int64) if a.shape[1] == 1 else np.argmax(a, axis=1)
+
+
+def train(network: str, ds: Dataset, max_iter: int = 60, seed: int = 0,
+          log=print) -> Trained:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    if network not in NETWORKS:
+        raise InputError(f"--network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    y_train = labels_for(network, ds.y_train)
+    clf = MLPClassifier(hidden_layer_sizes=NETWORKS[network], activation="relu",
+                        max_iter=max_iter, random_state=seed, learning_rate_init=0.01)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(ds.x_train.astype(np.float64) * INPUT_SCALE, y_train)
+    seconds = time.perf_counter() - t0
+    Ws = [c.T.copy() for c in clf.coefs_]          # sklearn stores (n_in, n_out)
+    bs = [i.copy() for i in clf.intercepts_]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(ds.x_train), min(N_CALIBRATION, len(ds.x_train)), replace=False)
+    model = FloatModel(W=Ws, b=bs, input_scale=INPUT_SCALE,
+                       calibration=ds.x_train[pick].astype(np.uint8),
+                       source=f"trainer {network} on {ds.source}")
+    train_acc = float(np.mean(float_predict(model, ds.x_train) == y_train))
+    test_acc = float(np.mean(float_predict(model, ds.x_test) == labels_for(network, ds.y_test)))
+    log(f"network {network}: {' -> '.join(map(str, model.topology))}, {max_iter} iterations, "
+        f"{seconds:.1f} s; float accuracy train {train_acc:.4f}, test {test_acc:.4f}")
+    return Trained(network, model, train_acc, test_acc, seconds)
+
+
+def model_filename(network: str, ds: Dataset) -> str:
+    data = "mnist" if ds.side == 28 else "digits"
+    return f"{data}_{network.replace('+', '_')}.npz"
+
+
+def save_model(model: FloatModel, path: Path) -> None:
+    arrays = {}
+    for l, (W, b) in enumerate(zip(model.W, model.b)):
+        arrays[f"W{l}"] = W.astype(np.float32)
+        arrays[f"b{l}"] = b.astype(np.float32)
+    arrays["input_scale"] = np.float64(model.input_scale)
+    if model.calibration is not None:
+        arrays["calibration"] = model.calibration.astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)  # never a half-written model file
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
+    p.add_argument("--network", choices=list(NETWORKS), default="10",
+                   help='"1": is it a 0?; "10": one neuron per digit; "256+10" (default 10)')
+    p.add_argument("--data", default=None, metavar="mnist|digits|DIR",
+                   help="data source (default: MNIST_DIR, then tensorflow-datasets, then "
+                        "the 8x8 digits)")
+    p.add_argument("--iterations", type=int, default=60, help="training epochs (default 60)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("models"), help="folder (default models/)")
+    args = p.parse_args(argv)
+    try:
+        if args.iterations < 1:
+            raise InputError("--iterations must be at least 1")
+        ds = load_digits_data(args.data)
+        t = train(args.network, ds, args.iterations, args.seed)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path = args.out / model_filename(args.network, ds)
+    save_model(t.model, path)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
