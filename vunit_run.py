@@ -14,6 +14,7 @@ See README.md. Needs GHDL on the PATH (Debian/Ubuntu: apt-get install ghdl).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import vhdl_generator as vg
 ROOT = Path(__file__).resolve().parent
 HDL = ROOT / "hdl"
 GENERATED = HDL / "generated"
+CHUNK_IMAGES = 250  # images per simulation run in --model mode
 
 
 # --------------------------------------------------------------------------- arguments
@@ -61,33 +63,49 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     opts = vg.options_from_args(args)  # checks --name and the bit widths too
     model = read_float_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits)
-    tmp = None
-    out = args.out
-    if out is None:
-        tmp = Path(tempfile.mkdtemp(prefix="bram_mlp_"))
-        out = tmp / "design"
+    # a private VUnit output folder: a library of the same name compiled from another
+    # folder (e.g. the example of the same name) must never mix into this run
+    tmp = Path(tempfile.mkdtemp(prefix="bram_mlp_"))
+    out = args.out if args.out is not None else tmp / "design"
     try:
         print(f"generating {args.model} into {out} ({len(X)} input rows)")
         g = vg.generate_from_args(args, vectors=X, out=out)
+        if not any(a == "-p" or a.startswith("--num-threads") for a in vunit_argv):
+            vunit_argv = ["-p", str(os.cpu_count() or 1)] + vunit_argv
         vu = make_vunit(vunit_argv + [f"lib_{g.name}.tb_{g.name}.*"],
-                        output_path=ROOT / "vunit_out")
+                        output_path=tmp / "vunit_out")
         add_network(vu, g.name, g.out, check=False, n_vectors=len(X))
+        # GHDL 2.0 crashes loading a very large CSV (seen at 2000 x 784), so the images go
+        # in chunks, one VUnit run each (they also run in parallel with -p)
+        tb = vu.library(f"lib_{g.name}").test_bench(f"tb_{g.name}")
+        per_image = X.shape[1] + g.report["latency_cycles"] + 8
+        chunks = []
+        for k, start in enumerate(range(0, len(X), CHUNK_IMAGES)):
+            rows = X[start:start + CHUNK_IMAGES]
+            path = tmp / f"inputs_{k:04d}.csv"
+            np.savetxt(path, rows, fmt="%d", delimiter=",")
+            chunks.append(f"chunk{k:04d}")
+            tb.add_config(name=chunks[-1], generics={
+                "INPUTS_FILE": str(path), "EXPECTED_FILE": "none",
+                "WATCHDOG_CLOCKS": len(rows) * per_image + 1000})
         quiet_warnings(vu)
         outcome: dict = {}
 
         def post_run(results) -> None:
-            for test in results.get_report().tests.values():
+            for key, test in results.get_report().tests.items():
                 if str(getattr(test.status, "name", test.status)) == "passed":
-                    outcome["csv"] = test.path / "results.csv"
+                    outcome[key.split(".")[2]] = test.path / "results.csv"
 
+        code = 0
         try:
             vu.main(post_run=post_run)
         except SystemExit as exc:
             code = exc.code or 0
-        if "csv" not in outcome:
+        if any(c not in outcome for c in chunks):
             print("error: the simulation did not finish; see the log above", file=sys.stderr)
             return 1
-        sim = np.loadtxt(outcome["csv"], delimiter=",", dtype=np.int64, ndmin=2)
+        sim = np.vstack([np.loadtxt(outcome[c], delimiter=",", dtype=np.int64, ndmin=2)
+                         for c in chunks])
         n_out = g.q.W[-1].shape[0]
         logits, classes, cycles = sim[:, :n_out], sim[:, n_out], sim[:, n_out + 1]
         args.results.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +117,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
               f"equal to the integer reference model: {'yes' if same else 'NO'}")
         return code
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- VUnit set-up
