@@ -59,7 +59,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             return out
     except InputError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, TypeError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc.__class__.__name__}: "
                          f"{str(exc)[:80]})") from None
 
@@ -126,7 +126,7 @@ def read_float_model(path: str | Path) -> FloatModel:
                              f"got {input_scale}")
     calibration = None
     if "calibration" in keys:
-        # the range is checked against --input-bits by the generator (check_calibration)
+        # only the shape here: vhdl_generator.quantize checks the range against --input-bits
         calibration = check_input_codes(data["calibration"], Ws[0].shape[1], 16,
                                         f"{path}: 'calibration'")
     return FloatModel(W=Ws, b=bs, input_scale=input_scale, calibration=calibration,

@@ -406,7 +406,19 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     if name is None:
         name = default_name(Path(source or getattr(model, "source", "net")))
     name = check_name(name)
-    out_dir = PROJECT_DIR / "hdl" / "generated" / name if out is None else Path(out)
+    # where it goes, checked before any work: nothing of the user's is ever replaced
+    if out is None:
+        out_dir = PROJECT_DIR / "hdl" / "generated" / name
+        coe_dir = PROJECT_DIR / "coe" / name
+        targets = {"": out_dir, "coe/": coe_dir}
+        if coe_dir.exists() and any(coe_dir.iterdir()) and not any(
+                p.name.startswith(f"{name}_") and p.suffix == ".coe" for p in coe_dir.iterdir()):
+            raise GeneratorError(f"{coe_dir}: folder exists and holds no {name}_*.coe files; "
+                                 "move it away or use --out")
+    else:
+        out_dir = Path(out)
+        coe_dir = out_dir / "coe"
+        targets = {"": out_dir}
     check_replaceable(out_dir)
     if isinstance(model, qf.QuantizedModel):
         q, float_model = model, None
@@ -422,18 +434,6 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     else:
         vectors = check_input_codes(vectors, q.topology[0], q.input_bits, "test vectors")
     files = render_design(q, name, source, opts, vectors, float_model)
-    if out is None:
-        out_dir = PROJECT_DIR / "hdl" / "generated" / name
-        coe_dir = PROJECT_DIR / "coe" / name
-    else:
-        out_dir = Path(out)
-        coe_dir = out_dir / "coe"
-    targets = {"": out_dir} if out is not None else {"": out_dir, "coe/": coe_dir}
-    check_replaceable(out_dir)
-    if out is None and coe_dir.exists() and any(coe_dir.iterdir()) and not any(
-            p.name.startswith(f"{name}_") and p.suffix == ".coe" for p in coe_dir.iterdir()):
-        raise GeneratorError(f"{coe_dir}: folder exists and holds no {name}_*.coe files; "
-                             "move it away or use --out")
     write_tree(files, targets)
     return Generated(out=out_dir, coe=coe_dir, name=name, q=q,
                      report=json.loads(files["report.json"]))

@@ -78,7 +78,6 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         # GHDL 2.0 crashes loading a very large CSV (seen at 2000 x 784), so the images go
         # in chunks, one VUnit run each (they also run in parallel with -p)
         tb = vu.library(f"lib_{g.name}").test_bench(f"tb_{g.name}")
-        per_image = X.shape[1] + g.report["latency_cycles"] + 8
         chunks = []
         for k, start in enumerate(range(0, len(X), CHUNK_IMAGES)):
             rows = X[start:start + CHUNK_IMAGES]
@@ -87,13 +86,13 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
             chunks.append(f"chunk{k:04d}")
             tb.add_config(name=chunks[-1], generics={
                 "INPUTS_FILE": str(path), "EXPECTED_FILE": "none",
-                "WATCHDOG_CLOCKS": len(rows) * per_image + 1000})
+                "WATCHDOG_CLOCKS": watchdog_clocks(g.report, len(rows))})
         quiet_warnings(vu)
         outcome: dict = {}
 
         def post_run(results) -> None:
             for key, test in results.get_report().tests.items():
-                if str(getattr(test.status, "name", test.status)) == "passed":
+                if test_status(test) == "passed":
                     outcome[key.split(".")[2]] = test.path / "results.csv"
 
         code = 0
@@ -130,6 +129,16 @@ def make_vunit(argv: list[str], output_path: Path | None = None):
     return vu
 
 
+def test_status(test) -> str:
+    """'passed', 'failed', ... of a VUnit TestResult (an enum or a plain string)."""
+    return str(getattr(test.status, "name", test.status))
+
+
+def watchdog_clocks(report: dict, n_images: int) -> int:
+    """Generous bound on the network testbench's clocks: input writes + inference each."""
+    return n_images * (report["topology"][0] + report["latency_cycles"] + 8) + 1000
+
+
 def quiet_warnings(vu) -> None:
     """Hide GHDL's -Whide notes on VUnit's own sources and -Wlibrary notes when a design
     is regenerated into another folder under the same library name: noise, not problems."""
@@ -142,11 +151,10 @@ def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int 
     lib.add_source_files(folder / "*.vhd")
     lib.add_source_files(folder / "tb" / "*.vhd")
     report = __import__("json").loads((folder / "report.json").read_text())
-    per_image = report["topology"][0] + report["latency_cycles"] + 8
     tb = lib.test_bench(f"tb_{name}")
     tb.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
     tb.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
-    tb.set_generic("WATCHDOG_CLOCKS", n_vectors * per_image + 1000)
+    tb.set_generic("WATCHDOG_CLOCKS", watchdog_clocks(report, n_vectors))
     lib.test_bench(f"tb_{name}_weights").set_generic("VECTORS_DIR", str(folder / "vectors"))
     return lib
 
@@ -214,7 +222,7 @@ def summarize(made: list, results) -> None:
             exact = "yes" if np.array_equal(sim[:, :n_out + 1], exp) else "NO"
             cyc = "/".join(str(c) for c in sorted(set(sim[:, n_out + 1])))
         elif test is not None:
-            exact = str(getattr(test.status, "name", test.status))
+            exact = test_status(test)
         bits = f"w{r['weight_bits']}-{r['encoding'][:3]}"
         print(f"{g.name:<22} {'-'.join(map(str, r['topology'])):<18} {bits:<10} "
               f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "

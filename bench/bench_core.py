@@ -47,7 +47,7 @@ def simulate(model, n_images: int, work: Path) -> tuple[float, dict]:
 
     def post_run(results):
         for test in results.get_report().tests.values():
-            seen["status"] = str(getattr(test.status, "name", test.status))
+            seen["status"] = vunit_run.test_status(test)
             seen["time"] = float(test.time)
             seen["csv"] = test.path / "results.csv"
 
