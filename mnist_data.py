@@ -119,9 +119,31 @@ def load_sklearn_digits(reason: str, test_fraction: float = 0.2, seed: int = 0) 
 
 
 # --------------------------------------------------------------------------- tfds
+TFDS_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloads MNIST
+
+
+def tfds_download_reachable(timeout: float = 3.0) -> bool:
+    """Can tensorflow-datasets download? (Without this check an offline machine spends
+    minutes in retries before tfds gives up.)"""
+    import socket
+    try:
+        with socket.create_connection(TFDS_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def load_tfds_mnist() -> Dataset:
-    """MNIST via tensorflow-datasets' data_source (no TensorFlow). Raises on any failure."""
-    import tensorflow_datasets as tfds  # optional dependency
+    """MNIST via tensorflow-datasets' data_source (no TensorFlow). Raises on any failure:
+    ModuleNotFoundError without tensorflow-datasets, ConnectionError when MNIST is neither
+    in the tfds cache nor downloadable."""
+    import tensorflow_datasets as tfds  # fails early if not installed
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.ERROR)  # tfds warns about empty cache folders
+    builder = tfds.builder("mnist")
+    if not builder.is_prepared() and not tfds_download_reachable():
+        raise ConnectionError(f"{TFDS_HOST[0]} is unreachable and MNIST is not in the "
+                              "tfds cache")
     parts = {}
     for split in ("train", "test"):
         src = tfds.data_source("mnist", split=split)
@@ -143,7 +165,12 @@ def load_digits_data(source: str | Path | None = None, log=print) -> Dataset:
     if source is not None and str(source) == "digits":
         ds = load_sklearn_digits("asked for the 8x8 digits")
     elif source is not None and str(source) == "mnist":
-        ds = load_tfds_mnist()
+        try:
+            ds = load_tfds_mnist()
+        except Exception as exc:  # noqa: BLE001 - one line for the user, whatever tfds raised
+            raise InputError(f"tensorflow-datasets could not deliver MNIST ("
+                             f"{exc.__class__.__name__}: {str(exc)[:90]}); use --data digits "
+                             "or --data DIR with the MNIST IDX files") from None
     elif source is not None:
         ds = load_idx_folder(source)
     elif os.environ.get("MNIST_DIR"):
@@ -156,6 +183,6 @@ def load_digits_data(source: str | Path | None = None, log=print) -> Dataset:
         except Exception as exc:  # noqa: BLE001 - any failure means: fall back, and say so
             ds = load_sklearn_digits(
                 f"no MNIST_DIR and tensorflow-datasets unavailable "
-                f"({exc.__class__.__name__}: {str(exc)[:60]}); using the bundled 8x8 digits")
+                f"({exc.__class__.__name__}: {str(exc)[:120]}); using the bundled 8x8 digits")
     log(f"data: {ds.describe()}")
     return ds

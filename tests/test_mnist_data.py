@@ -94,17 +94,50 @@ def test_mnist_dir_wins(tmp_path, monkeypatch):
 
 
 def test_falls_back_to_digits_and_says_why(monkeypatch):
+    """Real tensorflow-datasets, no MNIST in its cache, download host unreachable: the
+    choice falls back to the 8x8 digits at once and says why."""
+    import tensorflow_datasets as tfds
+    if tfds.builder("mnist").is_prepared():
+        pytest.skip("MNIST is in this machine's tfds cache; the fallback cannot be shown")
     monkeypatch.delenv("MNIST_DIR", raising=False)
-
-    def unreachable():
-        raise ConnectionError("no network")
-    monkeypatch.setattr(mnist_data, "load_tfds_mnist", unreachable)
+    monkeypatch.setattr(mnist_data, "TFDS_HOST", ("host.invalid", 443))
     said = []
     ds = mnist_data.load_digits_data(log=said.append)
     assert ds.source == "sklearn:digits" and ds.side == 8
-    assert "ConnectionError" in said[0] and "8x8 digits" in said[0]
+    assert "ConnectionError" in said[0] and "unreachable" in said[0]
+    assert "8x8 digits" in said[0]
     assert ds.x_train.max() == 255 and ds.x_train.dtype == np.uint8   # 16 -> 255
     assert len(ds.x_train) + len(ds.x_test) == 1797
+
+
+def test_explicit_mnist_unreachable_is_one_clear_error(monkeypatch):
+    import tensorflow_datasets as tfds
+    if tfds.builder("mnist").is_prepared():
+        pytest.skip("MNIST is in this machine's tfds cache")
+    monkeypatch.setattr(mnist_data, "TFDS_HOST", ("host.invalid", 443))
+    with pytest.raises(InputError, match="tensorflow-datasets could not deliver MNIST.*"
+                                         "--data digits"):
+        mnist_data.load_digits_data("mnist")
+
+
+def test_tfds_path_with_mock_data(monkeypatch):
+    """tfds.data_source under tfds.testing.mock_data (offline, random images): the images
+    arrive as (n, 784) uint8 with labels 0..9, and the choice says it used tfds."""
+    import tensorflow_datasets as tfds
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    # mock_data serves no files, so the cache looks empty: let the download check pass
+    monkeypatch.setattr(mnist_data, "tfds_download_reachable", lambda timeout=3.0: True)
+    said = []
+    with tfds.testing.mock_data(num_examples=12):
+        ds = mnist_data.load_digits_data(log=said.append)
+        src = tfds.data_source("mnist", split="test")
+        first = np.asarray(src[0]["image"]).reshape(-1)
+    assert ds.source == "tfds:mnist" and ds.side == 28
+    assert ds.x_train.shape == (12, 784) and ds.x_test.shape == (12, 784)
+    assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
+    assert set(ds.y_train) <= set(range(10))
+    assert np.array_equal(ds.x_test[0], first)   # pixel order kept (row-major 28x28)
+    assert "tensorflow-datasets delivered MNIST" in said[0]
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="offline MNIST split not present")
