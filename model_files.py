@@ -176,3 +176,38 @@ def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8) -> np
             except ValueError:
                 raise InputError(f"{path}: '{key}' holds Python objects (pickled)") from None
     return check_input_codes(data, n_inputs, input_bits, str(path))
+
+
+def read_test_input(path: str | Path, input_bits: int = 8,
+                    input_scale: float = 1.0 / 255.0) -> tuple[np.ndarray, int | None]:
+    """One test image as the original lab saves it: an .npz with `input` (shape (n,) or
+    (1, n)) and optionally `label`. `input` may hold codes (integers, e.g. uint8 pixels) or
+    the scaled floats the network was trained on (0..1 for pixels / 255): floats that are
+    not whole numbers are turned into codes with round(x / input_scale).
+    Returns (codes int64 (n,), label or None)."""
+    path = Path(path)
+    data = _load_npz(path)
+    if "input" not in data:
+        raise InputError(f"{path}: no array 'input' (expected keys input, label; has "
+                         f"{', '.join(sorted(data)) or 'nothing'})")
+    x = np.asarray(data["input"])
+    if x.ndim == 2 and x.shape[0] == 1:
+        x = x[0]
+    if x.ndim != 1 or x.size == 0:
+        raise InputError(f"{path}: 'input' must be one image, shape (n,) or (1, n), got "
+                         f"{np.asarray(data['input']).shape}")
+    if x.dtype.kind == "f":
+        if not np.all(np.isfinite(x)):
+            raise InputError(f"{path}: 'input' holds NaN or Inf")
+        if np.any(x != np.round(x)):   # scaled floats -> codes
+            from quantization_functions import round_half_away
+            x = round_half_away(x / input_scale)
+    codes = check_input_codes(x, x.size, input_bits, f"{path}: 'input'")[0]
+    label = None
+    if "label" in data:
+        lab = np.asarray(data["label"]).reshape(-1)
+        if lab.size != 1 or lab.dtype.kind not in "iuf":
+            raise InputError(f"{path}: 'label' must be one number, got shape "
+                             f"{np.asarray(data['label']).shape}")
+        label = int(lab[0])
+    return codes, label

@@ -101,6 +101,24 @@ def save_model(model: FloatModel, path: Path) -> None:
     tmp.replace(path)  # never a half-written model file
 
 
+def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
+    """The first `count` test images as the original lab's sample files: <data>_test_<i>.npz
+    (keys input = pixels / 255 shaped (1, n), label = the digit) and the test-input .coe
+    for a Block Memory Generator next to it. Returns the .coe paths."""
+    from vhdl_generator import write_test_input_coe
+    data = "mnist" if ds.side == 28 else "digits"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i in range(min(count, len(ds.x_test))):
+        npz = folder / f"{data}_test_{i:04d}.npz"
+        tmp = npz.with_name(npz.name + ".tmp.npz")
+        np.savez(tmp, input=(ds.x_test[i:i + 1] * INPUT_SCALE).astype(np.float32),
+                 label=np.int64(ds.y_test[i]))
+        tmp.replace(npz)
+        written.append(write_test_input_coe(npz, input_scale=INPUT_SCALE))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
     p.add_argument("--network", choices=list(NETWORKS), default="10",
@@ -111,10 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=60, help="training epochs (default 60)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("models"), help="folder (default models/)")
+    p.add_argument("--samples", type=int, default=0, metavar="N",
+                   help="also export the first N test images to OUT/samples/ as the lab's "
+                        "sample .npz (input, label) and test-input .coe (default 0)")
     args = p.parse_args(argv)
     try:
         if args.iterations < 1:
             raise InputError("--iterations must be at least 1")
+        if args.samples < 0:
+            raise InputError("--samples must be 0 or more")
         ds = load_digits_data(args.data)
         t = train(args.network, ds, args.iterations, args.seed)
     except InputError as exc:
@@ -123,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / model_filename(args.network, ds)
     save_model(t.model, path)
     print(f"wrote {path}")
+    if args.samples:
+        coes = export_samples(ds, args.out / "samples", args.samples)
+        print(f"wrote {len(coes)} test images (.npz + .coe) to {args.out / 'samples'}")
     return 0
 
 

@@ -26,7 +26,8 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import quantization_functions as qf
-from model_files import FloatModel, InputError, check_input_codes, read_float_model, read_input_codes
+from model_files import (FloatModel, InputError, check_input_codes, read_float_model,
+                         read_input_codes, read_test_input)
 
 VERSION = "0.1.0"
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -328,6 +329,33 @@ def input_coe(x: np.ndarray, input_bits: int, title: str) -> str:
     words = ",\n".join(qf.int_to_coe_hex(int(v), input_bits) for v in x)
     return (f"; {title}: {len(x)} inputs, {input_bits}-bit unsigned, one per word\n"
             f"memory_initialization_radix=16;\nmemory_initialization_vector=\n{words};\n")
+
+
+def write_test_input_coe(npz_path: str | Path, coe_path: str | Path | None = None,
+                         input_bits: int = 8, input_scale: float = 1.0 / 255.0) -> Path:
+    """The original lab's export: one image (.npz with keys input, label) -> a test-input
+    .coe for a Block Memory Generator (radix 16, one input code per word, input 0 first).
+
+    `input` holds codes (uint8 pixels) or the scaled floats (pixels / 255); see
+    model_files.read_test_input. Default output: the .npz path with suffix .coe.
+    Returns the path written (atomically: a temporary file renamed into place)."""
+    npz_path = Path(npz_path)
+    codes, label = read_test_input(npz_path, input_bits, input_scale)
+    coe_path = npz_path.with_suffix(".coe") if coe_path is None else Path(coe_path)
+    if coe_path.suffix != ".coe":
+        raise InputError(f"{coe_path}: a test-input file must end in .coe")
+    if coe_path.is_dir():
+        raise InputError(f"{coe_path}: is a folder")
+    title = f"test input from {npz_path.name}" + ("" if label is None else f", label {label}")
+    text = input_coe(codes, input_bits, title)
+    tmp = coe_path.with_name(coe_path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(coe_path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{coe_path}: cannot write ({exc.strerror})") from None
+    return coe_path
 
 
 def weights_coe(Wq: np.ndarray, weight_bits: int, title: str) -> str:
