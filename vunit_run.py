@@ -63,13 +63,43 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     opts = vg.options_from_args(args)  # checks --name and the bit widths too
     model = read_float_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits)
-    # a private VUnit output folder: a library of the same name compiled from another
-    # folder (e.g. the example of the same name) must never mix into this run
-    tmp = Path(tempfile.mkdtemp(prefix="bram_mlp_"))
-    out = args.out if args.out is not None else tmp / "design"
+    out = args.out
+    if out is None:
+        tmp_design = Path(tempfile.mkdtemp(prefix="bram_mlp_design_"))
+        out = tmp_design / "design"
     try:
         print(f"generating {args.model} into {out} ({len(X)} input rows)")
         g = vg.generate_from_args(args, vectors=X, out=out)
+        sim = simulate_generated(g, X, vunit_argv)
+    finally:
+        if args.out is None:
+            shutil.rmtree(tmp_design, ignore_errors=True)
+    if sim is None:
+        print("error: the simulation did not finish; see the log above", file=sys.stderr)
+        return 1
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.results, **sim)
+    ref_logits, ref_classes = qf.reference_forward(g.q, X)
+    same = (np.array_equal(ref_logits, sim["logits"])
+            and np.array_equal(ref_classes, sim["classes"]))
+    cycles = sim["cycles"]
+    print(f"wrote {args.results}: {len(X)} images, cycles per image "
+          f"{cycles.min()}..{cycles.max()} (predicted {g.report['latency_cycles']}); "
+          f"equal to the integer reference model: {'yes' if same else 'NO'}")
+    return 0
+
+
+def simulate_generated(g: vg.Generated, X: np.ndarray,
+                       vunit_argv: list[str] | None = None) -> dict[str, np.ndarray] | None:
+    """Run the rows of X (input codes) through the generated design in GHDL.
+
+    Returns {"logits": (n, n_out), "classes": (n,), "cycles": (n,)} as the testbench
+    measured them, or None if a simulation did not finish. Python API of --model mode."""
+    vunit_argv = list(vunit_argv or [])
+    # a private VUnit output folder: a library of the same name compiled from another
+    # folder (e.g. the example of the same name) must never mix into this run
+    tmp = Path(tempfile.mkdtemp(prefix="bram_mlp_"))
+    try:
         if not any(a == "-p" or a.startswith("--num-threads") for a in vunit_argv):
             vunit_argv = ["-p", str(os.cpu_count() or 1)] + vunit_argv
         vu = make_vunit(vunit_argv + [f"lib_{g.name}.tb_{g.name}.*"],
@@ -95,28 +125,18 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
                 if test_status(test) == "passed":
                     outcome[key.split(".")[2]] = test.path / "results.csv"
 
-        code = 0
         try:
             vu.main(post_run=post_run)
-        except SystemExit as exc:
-            code = exc.code or 0
+        except SystemExit:
+            pass  # VUnit always exits; the outcome says what passed
         if any(c not in outcome for c in chunks):
-            print("error: the simulation did not finish; see the log above", file=sys.stderr)
-            return 1
+            return None
         sim = np.vstack([np.loadtxt(outcome[c], delimiter=",", dtype=np.int64, ndmin=2)
                          for c in chunks])
-        n_out = g.q.W[-1].shape[0]
-        logits, classes, cycles = sim[:, :n_out], sim[:, n_out], sim[:, n_out + 1]
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(args.results, logits=logits, classes=classes, cycles=cycles)
-        ref_logits, ref_classes = qf.reference_forward(g.q, X)
-        same = np.array_equal(ref_logits, logits) and np.array_equal(ref_classes, classes)
-        print(f"wrote {args.results}: {len(X)} images, cycles per image "
-              f"{cycles.min()}..{cycles.max()} (predicted {g.report['latency_cycles']}); "
-              f"equal to the integer reference model: {'yes' if same else 'NO'}")
-        return code
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    n_out = g.q.W[-1].shape[0]
+    return {"logits": sim[:, :n_out], "classes": sim[:, n_out], "cycles": sim[:, n_out + 1]}
 
 
 # --------------------------------------------------------------------------- VUnit set-up
