@@ -524,15 +524,32 @@ def main(argv: list[str] | None = None) -> int:
         description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
                     "or the lab's W,b) into VHDL with one block-RAM ROM per neuron, .coe "
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
-    p.add_argument("model", type=Path, help="float model .npz")
+    p.add_argument("model", type=Path, nargs="?", help="float model .npz")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder, replaced as a whole on success (default: "
                         "hdl/generated/<name>/ and coe/<name>/)")
     p.add_argument("--vectors", type=Path, default=None, metavar="X.npy",
                    help=f"test inputs for the testbench (default: {DEFAULT_VECTORS} "
                         "generated vectors)")
+    p.add_argument("--exercise", type=int, default=None, metavar="LAB",
+                   help="student mode: write lab LAB's exercise (1: neuron_mac, 2: argmax, "
+                        "3: requantizer; the lab's hand-written piece with its body replaced "
+                        "by a TODO region) to labs/work/labLAB/, never over an existing "
+                        "file; grade it with vunit_run.py --lab LAB")
     add_generator_options(p)
     args = p.parse_args(argv)
+    if args.exercise is not None:
+        import labs
+        try:
+            path = labs.write_exercise(labs.get_lab(args.exercise))
+        except labs.LabError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"instructions: labs/lab{args.exercise}.md; the lab's check: "
+              f"python3 vunit_run.py --lab {args.exercise}")
+        return 0 if path.exists() else 1
+    if args.model is None:
+        p.error("give a model .npz (or --exercise LAB)")
     try:
         vectors = None
         if args.vectors is not None:

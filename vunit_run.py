@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import quantization_functions as qf
+from labs import LabError
 from model_files import InputError, read_float_model, read_input_codes
 import vhdl_generator as vg
 
@@ -48,6 +49,17 @@ def own_parser() -> argparse.ArgumentParser:
                    help="where to write logits (n, n_out), classes (n,), cycles (n,)")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="generate the design into DIR (default: a temporary folder)")
+    t = p.add_argument_group("teaching labs (labs/lab1.md ...)")
+    t.add_argument("--lab", type=int, metavar="N",
+                   help="grade lab N (1, 2, 3): your labs/work/labN/ file against the lab's "
+                        "checks, a pass/fail table with a hint per failure (writes the "
+                        "exercise file first if it is missing)")
+    t.add_argument("--reference", action="store_true",
+                   help="with --lab: grade the instructor's reference in hdl/ instead")
+    t.add_argument("--wave", action="store_true",
+                   help="write a GHDL waveform (.vcd) per test; with --lab also a GTKWave "
+                        "save file (.gtkw) per test in labs/work/labN/waves/ that opens on "
+                        "the lab's signals")
     vg.add_generator_options(p)
     return p
 
@@ -190,23 +202,28 @@ def add_components(vu) -> None:
     tb.set_generic("VECTORS_FILE", str(vectors))
 
 
+REQUANTIZER_KINDS = ("relu", "rounding", "saturation", "random")
+
+
 def write_requantizer_vectors(path: Path) -> None:
-    """acc, M, S and the expected y (act_bits 8) from the Python reference model."""
+    """acc, M, S, the expected y (act_bits 8) from the Python reference model, and the kind
+    of case (an index into REQUANTIZER_KINDS: each kind is its own test in the bench)."""
     rng = np.random.default_rng(7)
-    rows = [
-        (0, 16384, 14), (-5, 16384, 14), (-2**31, 32767, 3),        # ReLU
-        (3, 1, 1), (5, 1, 1), (1, 1, 1), (2, 3, 2), (6, 1, 2),      # halves round up
-        (255, 1, 0), (256, 1, 0), (2**31 - 1, 32767, 62),           # saturation / huge shift
-        (2**31 - 1, 32767, 0), (2**31 - 1, 32767, 40), (2**31 - 1, 32767, 38),
-        (123456789, 20000, 30), (1000, 16384, 16),
-    ]
-    for _ in range(200):
-        S = int(rng.integers(0, 40))
-        rows.append((int(rng.integers(-2**31, 2**31)), int(rng.integers(0, 2**15)), S))
+    cases = {
+        "relu": [(0, 16384, 14), (-5, 16384, 14), (-2**31, 32767, 3), (-1, 1, 0)],
+        "rounding": [(3, 1, 1), (5, 1, 1), (1, 1, 1), (2, 3, 2), (6, 1, 2), (1000, 16384, 16),
+                     (123456789, 20000, 30), (7, 1, 2)],
+        "saturation": [(255, 1, 0), (256, 1, 0), (2**31 - 1, 32767, 62),
+                       (2**31 - 1, 32767, 0), (2**31 - 1, 32767, 40),
+                       (2**31 - 1, 32767, 38), (511, 1, 1), (509, 1, 1)],
+        "random": [(int(rng.integers(-2**31, 2**31)), int(rng.integers(0, 2**15)),
+                    int(rng.integers(0, 40))) for _ in range(200)],
+    }
+    rows = [(*c, REQUANTIZER_KINDS.index(kind)) for kind, cs in cases.items() for c in cs]
     a = np.array(rows, dtype=np.int64)
     y = qf.requantize(a[:, 0], a[:, 1], a[:, 2], 8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(path, np.column_stack([a, y]), fmt="%d", delimiter=",")
+    np.savetxt(path, np.column_stack([a[:, :3], y, a[:, 3]]), fmt="%d", delimiter=",")
 
 
 def generate_examples(log=print) -> list:
@@ -257,13 +274,21 @@ def main(argv: list[str] | None = None) -> int:
         print("\nVUnit's options (passed through):\n")
         make_vunit(["--help"])
         return 0
+    if args.wave and "--gtkwave-fmt" not in vunit_argv:
+        vunit_argv = vunit_argv + ["--gtkwave-fmt", "vcd"]   # VUnit: <test>/ghdl/wave.vcd
     try:
+        if args.lab is not None:
+            import labs
+            return labs.run_lab(args.lab, reference=args.reference, wave=args.wave,
+                                vunit_argv=vunit_argv)
+        if args.reference:
+            raise InputError("--reference goes with --lab N")
         if args.model is not None:
             return model_mode(args, vunit_argv)
         if args.inputs is not None or args.results is not None:
             raise InputError("--inputs and --results need --model")
         made = generate_examples()
-    except (InputError, vg.GeneratorError, qf.QuantizationError) as exc:
+    except (InputError, vg.GeneratorError, qf.QuantizationError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     vu = make_vunit(vunit_argv, output_path=ROOT / "vunit_out")
@@ -271,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     for ex, g in made:
         add_network(vu, g.name, g.out, n_vectors=ex.n_vectors)
     quiet_warnings(vu)
+    if args.wave:
+        print("waveforms: vunit_out/test_output/<test>/ghdl/wave.vcd (open with gtkwave)")
     try:
         vu.main(post_run=lambda results: summarize(made, results))
     except SystemExit as exc:

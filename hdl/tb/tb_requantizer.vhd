@@ -1,6 +1,7 @@
 -- tb_requantizer: ReLU, rounding (halves up) and saturation of the requantizer.
--- VECTORS_FILE rows: acc, M, S, expected y; the expected values come from the Python
--- reference model (quantization_functions.requantize), written by vunit_run.py.
+-- VECTORS_FILE rows: acc, M, S, expected y, kind (0 ReLU, 1 rounding, 2 saturation,
+-- 3 random: one test each); the expected values come from the Python reference model
+-- (quantization_functions.requantize), written by vunit_run.py.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -35,12 +36,13 @@ begin
 
   p_main : process
     variable vectors : integer_array_t;
-  begin
-    test_runner_setup(runner, runner_cfg);
-    vectors := load_csv(VECTORS_FILE);
-    while test_suite loop
-      if run("test_rounding_and_saturation") then
-        for v in 0 to height(vectors) - 1 loop
+
+    -- every row of one kind: en for one clock, y is valid two clocks after en
+    procedure check_kind(kind : natural; what : string) is
+      variable n : natural := 0;
+    begin
+      for v in 0 to height(vectors) - 1 loop
+        if get(vectors, 4, v) = kind then
           acc <= get(vectors, 0, v);
           m   <= get(vectors, 1, v);
           s   <= get(vectors, 2, v);
@@ -48,12 +50,28 @@ begin
           wait until rising_edge(clk);
           en  <= '0';
           wait until rising_edge(clk);
-          wait until rising_edge(clk);  -- y is valid two clocks after en
+          wait until rising_edge(clk);
           check_equal(to_integer(unsigned(y)), get(vectors, 3, v),
-                      "vector " & integer'image(v) & ": acc=" & integer'image(get(vectors, 0, v)) &
+                      what & " vector " & integer'image(v) & ": acc=" & integer'image(get(vectors, 0, v)) &
                       " M=" & integer'image(get(vectors, 1, v)) & " S=" & integer'image(get(vectors, 2, v)));
-        end loop;
-        info("checked " & integer'image(height(vectors)) & " requantizations");
+          n := n + 1;
+        end if;
+      end loop;
+      check(n > 0, what & ": no vectors of this kind in " & VECTORS_FILE);
+      info("checked " & integer'image(n) & " " & what & " requantizations");
+    end procedure check_kind;
+  begin
+    test_runner_setup(runner, runner_cfg);
+    vectors := load_csv(VECTORS_FILE);
+    while test_suite loop
+      if run("test_relu") then
+        check_kind(0, "ReLU");
+      elsif run("test_rounding_half_up") then
+        check_kind(1, "rounding");
+      elsif run("test_saturation") then
+        check_kind(2, "saturation");
+      elsif run("test_random") then
+        check_kind(3, "random");
       end if;
     end loop;
     stop_clock <= true;

@@ -1,0 +1,390 @@
+"""labs.py: the teaching labs' exercises and their grading (used by vhdl_generator.py
+--exercise N and vunit_run.py --lab N).
+
+Each lab is about one hand-written piece of the datapath in hdl/:
+    lab 1  neuron_mac.vhd   one neuron's multiply-accumulate      (784 -> 1, "is it a 0?")
+    lab 2  argmax.vhd       the class from the 10 logits          (784 -> 10)
+    lab 3  requantizer.vhd  ReLU + requantization of a hidden layer (784 -> 256 -> 10)
+The reference file marks the lab's region with "LAB EXERCISE BEGIN" / "LAB EXERCISE END";
+the exercise is the same file with that region replaced by a TODO stub that compiles.
+The student's copy lives in labs/work/lab<N>/ (never overwritten); grading compiles it
+in place of the reference and runs the lab's VUnit testbenches: the piece's own bench and
+a bench of a whole network that uses it, with expected values from the Python integer
+reference model.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+HDL = ROOT / "hdl"
+LABS_DIR = ROOT / "labs"
+WORK_DIR = LABS_DIR / "work"          # the students' files (not in git)
+BUILD_DIR = ROOT / "vunit_out" / "labs"  # generated lab designs and VUnit output
+BEGIN_MARK = "-- LAB EXERCISE BEGIN"
+END_MARK = "-- LAB EXERCISE END"
+
+
+class LabError(ValueError):
+    """A lab that does not exist, a student file without its markers, ..."""
+
+
+@dataclass
+class Lab:
+    number: int
+    title: str
+    piece: str                      # hdl/<piece>.vhd
+    topology: list[int]             # the lab's network (seeded random weights)
+    n_vectors: int                  # test images for the network bench
+    stub: str                       # what replaces the exercise region
+    hints: dict[str, str]           # check name -> what to look at when it fails
+    wave_test: str                  # the check whose waveform the sheet shows
+    wave_signals: list[str]         # VCD names (scope.signal), in display order
+    seed: int = 11
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"lab{self.number}"
+
+
+LABS: dict[int, Lab] = {
+    1: Lab(
+        number=1, title='One neuron: "is it a 0?"', piece="neuron_mac",
+        topology=[784, 1], n_vectors=5,
+        stub="""\
+  -- TODO (lab 1): the multiply-accumulate of one neuron, in a clocked process:
+  --   on a rising edge of clk:
+  --     if load = '1':  acc_r <= the bias                         (signed(bias))
+  --     elsif en = '1': acc_r <= acc_r + w * x
+  --   w is a two's complement weight (signed(w)); x is an unsigned pixel 0..255: make it
+  --   a signed number one bit wider ('0' & x) before multiplying, and resize the product
+  --   to ACC_BITS before adding it.
+  -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
+""",
+        hints={
+            "tb_neuron_mac.test_load_sets_the_bias":
+                "load = '1' must copy bias into the accumulator on the clock edge",
+            "tb_neuron_mac.test_one_product_per_enabled_clock":
+                "en = '1' must add exactly one product w * x per rising edge",
+            "tb_neuron_mac.test_negative_weights":
+                "w is two's complement: x\"FF\" is -1; use signed(w)",
+            "tb_neuron_mac.test_pixels_are_unsigned":
+                "x is an unsigned pixel: x\"FF\" is 255; use signed('0' & x), not signed(x)",
+            "tb_neuron_mac.test_holds_without_enable":
+                "with load = '0' and en = '0' the accumulator must keep its value",
+            "tb_neuron_mac.test_full_image_extremes":
+                "784 products of -128 x 255 need 26 bits: resize the product to ACC_BITS "
+                "before adding",
+            "tb_lab1.test_image_logits":
+                "the neuron wired to the weights memory and the test input must give the "
+                "Python model's logit for each image: check the unit tests above first",
+        },
+        wave_test="tb_lab1.test_image_logits",
+        wave_signals=["tb_lab1.clk", "tb_lab1.load", "tb_lab1.addr", "tb_lab1.w_data",
+                      "tb_lab1.x_data", "tb_lab1.en", "tb_lab1.acc", "tb_lab1.done"],
+    ),
+    2: Lab(
+        number=2, title="A layer of 10 neurons", piece="argmax",
+        topology=[784, 10], n_vectors=20,
+        stub="""\
+  -- TODO (lab 2): the class of the network, in a clocked process p_argmax:
+  --   on a rising edge of clk: done <= start (and '0' while rst = '1');
+  --   when start = '1': find the index of the largest of the N logits
+  --     logit j is logits((j + 1) * ACC_BITS - 1 downto j * ACC_BITS), two's complement
+  --     (slv_to_int(..., true) from bram_mlp_pkg turns it into an integer);
+  --     on a tie the lowest index wins; with N = 1 the class is 1 when the logit > 0;
+  --   class_out <= int_to_slv(index, CLASS_BITS).
+  -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
+  class_out <= (others => '0');
+  done      <= '0';
+""",
+        hints={
+            "tb_argmax.test_largest_wins":
+                "compare the logits as signed numbers (slv_to_int(..., true)) and keep the "
+                "index of the largest; done must pulse one clock after start",
+            "tb_argmax.test_ties_go_to_the_lowest_index":
+                "replace the best only when a logit is strictly greater (>), not >=",
+            "tb_argmax.test_single_output_is_logit_above_zero":
+                "with N = 1 the class is 1 when the logit is above 0 (0 itself is 'no')",
+            "tb_lab2.test_all_vectors":
+                "the whole 784 -> 10 network with your argmax: its class must match the "
+                "Python model; check the tb_argmax tests first",
+        },
+        wave_test="tb_lab2.test_all_vectors",
+        wave_signals=["tb_lab2.clk", "tb_lab2.start", "tb_lab2.dut.i_core.x_en",
+                      "tb_lab2.dut.i_core.x_addr", "tb_lab2.dut.i_core.x_data",
+                      "tb_lab2.dut.i_core.i_l0.acc_0", "tb_lab2.dut.i_core.l0_done",
+                      "tb_lab2.done", "tb_lab2.class_out"],
+    ),
+    3: Lab(
+        number=3, title="256+10: a hidden layer and requantization", piece="requantizer",
+        topology=[784, 256, 10], n_vectors=20,
+        stub="""\
+  -- TODO (lab 3): ReLU and requantization, y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s)
+  -- with r = 2^(s-1) when s > 0 (rounds halves up), else 0; in two clocked stages:
+  --   p_multiply: when en = '1': prod <= max(acc, 0) * m (numeric_std: to_unsigned(acc,
+  --               ACC_BITS) * to_unsigned(m, M_BITS)), shift <= s; and en_d <= en;
+  --   p_round:    when en_d = '1': add r, shift right by shift, saturate at Y_MAX_c,
+  --               y <= the result (y is valid two clocks after en).
+  -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
+  y <= (others => '0');
+""",
+        hints={
+            "tb_requantizer.test_relu":
+                "a negative (or zero) accumulator must give 0: ReLU before multiplying",
+            "tb_requantizer.test_rounding_half_up":
+                "add 2^(s-1) before shifting right by s (only when s > 0): halves round up",
+            "tb_requantizer.test_saturation":
+                "results above 2^ACT_BITS - 1 must give 2^ACT_BITS - 1, never wrap; keep a "
+                "bit more than the product for the rounding add",
+            "tb_requantizer.test_random":
+                "random cases from the Python model: check the three tests above first; y "
+                "must be valid exactly two clocks after en",
+            "tb_lab3.test_all_vectors":
+                "the whole 784 -> 256 -> 10 network with your requantizer: every logit "
+                "must match the Python model; check the tb_requantizer tests first",
+        },
+        wave_test="tb_lab3.test_all_vectors",
+        wave_signals=["tb_lab3.clk", "tb_lab3.start", "tb_lab3.dut.i_core.x_addr",
+                      "tb_lab3.dut.i_core.i_l0.acc_0", "tb_lab3.dut.i_core.l0_done",
+                      "tb_lab3.dut.i_core.i_l1.x_addr", "tb_lab3.dut.i_core.i_l1.x_data",
+                      "tb_lab3.dut.i_core.i_l1.acc_0", "tb_lab3.done"],
+    ),
+}
+
+
+def get_lab(number: int) -> Lab:
+    if number not in LABS:
+        raise LabError(f"there is no lab {number}: labs are {', '.join(map(str, LABS))}")
+    return LABS[number]
+
+
+# --------------------------------------------------------------------------- exercises
+def exercise_text(lab: Lab) -> str:
+    """The reference file with its exercise region replaced by the lab's TODO stub."""
+    ref = (HDL / f"{lab.piece}.vhd").read_text()
+    pattern = re.compile(r"(  " + re.escape(BEGIN_MARK) + r"[^\n]*\n).*?(  "
+                         + re.escape(END_MARK) + r"\n)", re.S)
+    if not pattern.search(ref):
+        raise LabError(f"hdl/{lab.piece}.vhd has no {BEGIN_MARK} / {END_MARK} region")
+    head = (f"-- Lab {lab.number} exercise (written by vhdl_generator.py --exercise "
+            f"{lab.number}): fill in the TODO region, then run\n"
+            f"--     python vunit_run.py --lab {lab.number}\n"
+            f"-- Instructions: labs/lab{lab.number}.md\n")
+    return head + pattern.sub(lambda m: m.group(1) + lab.stub + m.group(2), ref, count=1)
+
+
+def student_file(lab: Lab, work_dir: Path = WORK_DIR) -> Path:
+    return work_dir / lab.name / f"{lab.piece}.vhd"
+
+
+def write_exercise(lab: Lab, work_dir: Path = WORK_DIR, log=print) -> Path:
+    """Write the student's copy, unless one exists (a student's work is never replaced)."""
+    path = student_file(lab, work_dir)
+    if path.exists():
+        log(f"{path} exists: kept as it is (delete it to start lab {lab.number} afresh)")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(exercise_text(lab))
+    tmp.replace(path)
+    log(f"wrote {path}: fill in its TODO region, then run python vunit_run.py --lab "
+        f"{lab.number}")
+    return path
+
+
+# --------------------------------------------------------------------------- grading
+def lab_design(lab: Lab, build: Path):
+    """Generate the lab's network (seeded random weights) with its test vectors."""
+    import examples
+    import vhdl_generator as vg
+    model = examples.random_float_model(lab.topology, lab.seed)
+    X = vg.default_vectors(lab.topology[0], 8, lab.n_vectors, seed=lab.seed)
+    return vg.generate(model, out=build / "design", name=lab.name, vectors=X,
+                       source=f"labs.py lab {lab.number}", log=lambda *_: None)
+
+
+def add_lab_sources(vu, lab: Lab, g, piece_file: Path) -> None:
+    """Library `lab`: the generated design with piece_file in place of hdl/<piece>.vhd,
+    the piece's own testbench and the lab's network testbench."""
+    import vunit_run
+    lib = vu.add_library("lab")
+    design = sorted(p for p in g.out.glob("*.vhd") if p.name != f"{lab.piece}.vhd")
+    lib.add_source_files(design)
+    lib.add_source_file(piece_file)
+    lib.add_source_file(HDL / "tb" / f"tb_{lab.piece}.vhd")
+    vectors = g.out / "vectors"
+    if lab.number == 1:
+        lib.add_source_file(LABS_DIR / "tb" / "tb_lab1.vhd")
+        tb = lib.test_bench("tb_lab1")
+        tb.set_generic("INPUTS_FILE", str(vectors / "inputs.csv"))
+        tb.set_generic("EXPECTED_FILE", str(vectors / "expected.csv"))
+        tb.set_generic("N_IMAGES", lab.n_vectors)
+    else:
+        lib.add_source_file(g.out / "tb" / f"tb_{lab.name}.vhd")
+        tb = lib.test_bench(f"tb_{lab.name}")
+        tb.set_generic("INPUTS_FILE", str(vectors / "inputs.csv"))
+        tb.set_generic("EXPECTED_FILE", str(vectors / "expected.csv"))
+        tb.set_generic("WATCHDOG_CLOCKS", vunit_run.watchdog_clocks(g.report, lab.n_vectors))
+    if lab.piece == "requantizer":
+        path = g.out.parent / "requantizer_vectors.csv"
+        vunit_run.write_requantizer_vectors(path)
+        lib.test_bench("tb_requantizer").set_generic("VECTORS_FILE", str(path))
+
+
+def first_error(output: Path) -> str:
+    """The first failed check's message in a VUnit test's output.txt."""
+    if not output.is_file():
+        return ""
+    for line in output.read_text(errors="replace").splitlines():
+        if "ERROR" in line or "FAILURE" in line or "failure" in line.lower():
+            msg = re.sub(r"\s+", " ", line.split("ERROR -", 1)[-1]).strip()
+            return msg[:110]
+    return ""
+
+
+def run_lab(number: int, reference: bool = False, wave: bool = False,
+            work_dir: Path = WORK_DIR, vunit_argv: list[str] | None = None,
+            log=print) -> int:
+    """Grade lab `number`: print a pass/fail table with a hint per failure. 0 if all pass."""
+    import vunit_run
+    lab = get_lab(number)
+    mode = "reference" if reference else "student"
+    piece_file = HDL / f"{lab.piece}.vhd" if reference else student_file(lab, work_dir)
+    if not reference and not piece_file.exists():
+        write_exercise(lab, work_dir, log)
+    build = BUILD_DIR / f"{lab.name}_{mode}"
+    g = lab_design(lab, build)
+    argv = list(vunit_argv or [])
+    if wave and "--gtkwave-fmt" not in argv:
+        argv += ["--gtkwave-fmt", "vcd"]
+    vu = vunit_run.make_vunit(argv, output_path=build / "vunit")
+    add_lab_sources(vu, lab, g, piece_file)
+    vunit_run.quiet_warnings(vu)
+    outcome: dict[str, tuple[str, Path]] = {}
+
+    def post_run(results) -> None:
+        for key, test in results.get_report().tests.items():
+            check = key.split(".", 1)[1]  # drop the library name
+            outcome[check] = (vunit_run.test_status(test), Path(test.path))
+
+    log(f"Lab {lab.number}: {lab.title}: grading {piece_file.relative_to(ROOT) if piece_file.is_relative_to(ROOT) else piece_file}")
+    try:
+        vu.main(post_run=post_run)
+    except SystemExit:
+        pass
+    return report(lab, outcome, wave, work_dir, log)
+
+
+def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print) -> int:
+    width = max(len(c) for c in lab.hints) + 2
+    log("")
+    log(f"Lab {lab.number}: {lab.title}")
+    log(f"{'check':<{width}}result  hint / what the bench said")
+    passed = 0
+    for check, hint in lab.hints.items():
+        status, path = outcome.get(check, ("not run", None))
+        if status == "passed":
+            passed += 1
+            log(f"{check:<{width}}pass")
+            continue
+        if not outcome:
+            hint = "did not run: the VHDL did not compile (see the compiler message above)"
+        log(f"{check:<{width}}{'FAIL' if status != 'not run' else 'not run'}    {hint}")
+        said = first_error(path / "output.txt") if path is not None else ""
+        if said:
+            log(f"{'':<{width}}        bench: {said}")
+    log(f"{passed} of {len(lab.hints)} checks pass")
+    if wave:
+        write_waves(lab, outcome, work_dir, log)
+    return 0 if passed == len(lab.hints) else 1
+
+
+# --------------------------------------------------------------------------- waveforms
+def write_waves(lab: Lab, outcome: dict, work_dir: Path, log=print) -> list[Path]:
+    """Copy each test's VCD to labs/work/lab<N>/waves/<check>.vcd, with a GTKWave save
+    file (.gtkw) that opens on the lab's signals."""
+    folder = work_dir / lab.name / "waves"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for check, (_, path) in outcome.items():
+        vcd = Path(path) / "ghdl" / "wave.vcd"
+        if not vcd.is_file():
+            continue
+        dest = folder / f"{check}.vcd"
+        shutil.copyfile(vcd, dest)
+        signals = lab.wave_signals if check == lab.wave_test else None
+        gtkw = write_gtkw(dest, vcd_signals(dest, signals))
+        written.append(dest)
+        log(f"wave: {dest}  (gtkwave {gtkw})")
+    if not written:
+        log("no waveform was written (did the simulation run?)")
+    return written
+
+
+def vcd_signals(vcd: Path, wanted: list[str] | None) -> list[tuple[str, int]]:
+    """(full GTKWave name incl. [msb:lsb], width) of each wanted signal found in the VCD;
+    wanted None: every signal of the testbench itself (the top scope)."""
+    found: dict[str, tuple[str, int]] = {}
+    scope: list[str] = []
+    with vcd.open() as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "$scope":
+                scope.append(parts[2])
+            elif parts[0] == "$upscope":
+                scope.pop()
+            elif parts[0] == "$var":
+                width, ref = int(parts[2]), parts[4]
+                bits = parts[5] if len(parts) > 6 and parts[5].startswith("[") else ""
+                found[".".join(scope + [ref])] = (".".join(scope + [ref]) + bits, width)
+            elif parts[0] == "$enddefinitions":
+                break
+    if wanted is None:
+        return [v for k, v in found.items() if k.count(".") == 1]
+    return [found[w] for w in wanted if w in found]
+
+
+def write_gtkw(vcd: Path, signals: list[tuple[str, int]]) -> Path:
+    """A GTKWave save file: the dump file and the signals (bits binary, buses decimal)."""
+    lines = [f'[dumpfile] "{vcd.name}"', "[timestart] 0"]
+    for name, width in signals:
+        lines.append("@28" if width == 1 else "@424")   # binary / signed decimal
+        lines.append(name)
+    path = vcd.with_suffix(".gtkw")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python labs.py --png N [--out FILE]: render lab N's reference waveform to PNG."""
+    import argparse
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--png", type=int, required=True, metavar="N")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    import wave_png
+    lab = get_lab(args.png)
+    work = BUILD_DIR / "png_work"
+    code = run_lab(lab.number, reference=True, wave=True, work_dir=work,
+                   vunit_argv=["-q", f"lab.{lab.wave_test}"])
+    vcd = work / lab.name / "waves" / f"{lab.wave_test}.vcd"
+    out = args.out or LABS_DIR / "img" / f"{lab.name}_wave.png"
+    wave_png.render(vcd, vcd_signals(vcd, lab.wave_signals), out,
+                    title=f"Lab {lab.number}: {lab.wave_test}")
+    print(f"wrote {out}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
