@@ -534,19 +534,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exercise", type=int, default=None, metavar="LAB",
                    help="student mode: write lab LAB's exercise (1: neuron_mac, 2: argmax, "
                         "3: requantizer; the lab's hand-written piece with its body replaced "
-                        "by a TODO region) to labs/work/labLAB/, never over an existing "
-                        "file; grade it with vunit_run.py --lab LAB")
+                        "by a TODO region) to labs/work/labLAB/ (or --out DIR: DIR/labLAB/), "
+                        "never over an existing file; grade it with vunit_run.py --lab LAB")
     add_generator_options(p)
     args = p.parse_args(argv)
     if args.exercise is not None:
         import labs
         try:
-            path = labs.write_exercise(labs.get_lab(args.exercise))
+            path = labs.write_exercise(labs.get_lab(args.exercise), args.out or labs.WORK_DIR)
         except labs.LabError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        lab_dir = "" if args.out is None else f" --lab-dir {args.out}"
         print(f"instructions: labs/lab{args.exercise}.md; the lab's check: "
-              f"python3 vunit_run.py --lab {args.exercise}")
+              f"python3 vunit_run.py --lab {args.exercise}{lab_dir}")
         return 0 if path.exists() else 1
     if args.model is None:
         p.error("give a model .npz (or --exercise LAB)")

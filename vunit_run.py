@@ -54,6 +54,9 @@ def own_parser() -> argparse.ArgumentParser:
                    help="grade lab N (1, 2, 3): your labs/work/labN/ file against the lab's "
                         "checks, a pass/fail table with a hint per failure (writes the "
                         "exercise file first if it is missing)")
+    t.add_argument("--lab-dir", type=Path, default=None, metavar="DIR",
+                   help="the students' folder holding labN/ (default labs/work; an "
+                        "instructor can point it at a student's submission)")
     t.add_argument("--reference", action="store_true",
                    help="with --lab: grade the instructor's reference in hdl/ instead")
     t.add_argument("--wave", action="store_true",
@@ -280,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.lab is not None:
             import labs
             return labs.run_lab(args.lab, reference=args.reference, wave=args.wave,
+                                work_dir=args.lab_dir or labs.WORK_DIR,
                                 vunit_argv=vunit_argv)
         if args.reference:
             raise InputError("--reference goes with --lab N")
