@@ -81,8 +81,8 @@ LABS: dict[int, Lab] = {
             "tb_neuron_mac.test_holds_without_enable":
                 "with load = '0' and en = '0' the accumulator must keep its value",
             "tb_neuron_mac.test_full_image_extremes":
-                "784 products of -128 x 255 need 26 bits: resize the product to ACC_BITS "
-                "before adding",
+                "784 products of -128 x 255 = -25,589,760 (26 bits): the pixel must be "
+                "unsigned and the product resized to ACC_BITS before adding",
             "tb_lab1.test_image_logits":
                 "the neuron wired to the weights memory and the test input must give the "
                 "Python model's logit for each image: check the unit tests above first",
@@ -206,7 +206,8 @@ def lab_design(lab: Lab, build: Path):
     import examples
     import vhdl_generator as vg
     model = examples.random_float_model(lab.topology, lab.seed)
-    X = vg.default_vectors(lab.topology[0], 8, lab.n_vectors, seed=lab.seed)
+    # random images first (what the waveform shows), all-zero and all-255 images last
+    X = np.roll(vg.default_vectors(lab.topology[0], 8, lab.n_vectors, seed=lab.seed), -2, 0)
     return vg.generate(model, out=build / "design", name=lab.name, vectors=X,
                        source=f"labs.py lab {lab.number}", log=lambda *_: None)
 
@@ -263,6 +264,8 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
     build = BUILD_DIR / f"{lab.name}_{mode}"
     g = lab_design(lab, build)
     argv = list(vunit_argv or [])
+    if not {"-v", "--verbose", "-q", "--quiet"} & set(argv):
+        argv.append("-q")   # the table below says what failed and why; -v shows everything
     if wave and "--gtkwave-fmt" not in argv:
         argv += ["--gtkwave-fmt", "vcd"]
     vu = vunit_run.make_vunit(argv, output_path=build / "vunit")

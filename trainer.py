@@ -54,6 +54,18 @@ def float_predict(model: FloatModel, x_codes: np.ndarray) -> np.ndarray:
     return (a[:, 0] > 0).astype(np.int64) if a.shape[1] == 1 else np.argmax(a, axis=1)
 
 
+def int8_accuracy(network: str, model: FloatModel, ds: Dataset) -> float:
+    """Test accuracy of the integer model the generator builds with its defaults (int8),
+    i.e. of the hardware."""
+    import quantization_functions as qf
+    import vhdl_generator as vg
+    q = vg.quantize(model, vg.Options(), log=lambda *_: None)
+    logits, classes = qf.reference_forward(q, ds.x_test.astype(np.int64))
+    if network == "1":
+        classes = (logits[:, 0] > 0).astype(np.int64)
+    return float(np.mean(classes == labels_for(network, ds.y_test)))
+
+
 def train(network: str, ds: Dataset, max_iter: int = 60, seed: int = 0,
           log=print) -> Trained:
     from sklearn.exceptions import ConvergenceWarning
@@ -143,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(f"int8 model (the hardware, generator defaults): test accuracy "
+          f"{int8_accuracy(args.network, t.model, ds):.4f}")
     path = args.out / model_filename(args.network, ds)
     save_model(t.model, path)
     print(f"wrote {path}")

@@ -44,13 +44,13 @@ def _at(tv: list, t: int) -> str:
 
 def _windows(vcd: VCDVCD, names: list[str], period: int) -> list[tuple[int, int, str]]:
     start = min(t for n in names for t, _ in vcd[n].tv if t > 0) if names else 0
-    first = (max(0, start - 2 * period), max(0, start - 2 * period) + 16 * period,
+    first = (max(0, start - 2 * period), max(0, start - 2 * period) + 14 * period,
              "start")
     done = next((n for n in names if n.rsplit(".", 1)[-1] == "done"), None)
     rise = next((t for t, v in vcd[done].tv if v == "1"), None) if done else None
     if rise is None:
         return [first]
-    return [first, (rise - 12 * period, rise + 4 * period, "done")]
+    return [first, (rise - 10 * period, rise + 4 * period, "done")]
 
 
 def render(vcd_path: Path, signals: list[tuple[str, int]], out: Path, title: str) -> Path:
@@ -62,7 +62,7 @@ def render(vcd_path: Path, signals: list[tuple[str, int]], out: Path, title: str
         period = 2 * (vcd[clk].tv[3][0] - vcd[clk].tv[2][0])
     shown = [(n, w) for n, w in signals if n != clk]
     windows = _windows(vcd, [n for n, _ in shown], period)
-    fig, axes = plt.subplots(1, len(windows), figsize=(7 * len(windows), 0.55 * len(shown) + 1.2),
+    fig, axes = plt.subplots(1, len(windows), figsize=(8 * len(windows), 0.55 * len(shown) + 1.2),
                              squeeze=False)
     for ax, (t0, t1, label) in zip(axes[0], windows):
         for row, (name, width) in enumerate(shown):
@@ -78,9 +78,9 @@ def render(vcd_path: Path, signals: list[tuple[str, int]], out: Path, title: str
                 else:
                     ax.fill_between([a, b], y + 0.1, y + 0.7, color="tab:green", alpha=0.15)
                     ax.plot([a, a], [y + 0.1, y + 0.7], color="tab:green", lw=0.8)
-                    if b - a >= 1.5 * period:
+                    if b - a >= 0.9 * period:
                         ax.text((a + b) / 2, y + 0.4, _value(bits, width, name),
-                                ha="center", va="center", fontsize=7)
+                                ha="center", va="center", fontsize=6.5)
         for k in range(int((t1 - t0) // period) + 1):  # clock edges as a grid
             ax.axvline(t0 + k * period, color="0.9", lw=0.5, zorder=0)
         ax.set_yticks([len(shown) - 1 - r + 0.4 for r in range(len(shown))])
