@@ -14,6 +14,9 @@ reference model.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 import re
 import shutil
@@ -64,9 +67,10 @@ LABS: dict[int, Lab] = {
   --   on a rising edge of clk:
   --     if load = '1':  acc_r <= the bias                         (signed(bias))
   --     elsif en = '1': acc_r <= acc_r + w * x
-  --   w is a two's complement weight (signed(w)); x is an unsigned pixel 0..255: make it
-  --   a signed number one bit wider ('0' & x) before multiplying, and resize the product
-  --   to ACC_BITS before adding it.
+  --   w is a two's complement weight (x"FF" is -1); x is an unsigned pixel (x"FF" is 255):
+  --   numeric_std multiplies signed by signed or unsigned by unsigned, so think about how
+  --   to make the pixel a signed number without changing its value; and the product has
+  --   fewer bits than acc_r: resize it to ACC_BITS before adding it.
   -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
 """,
         hints={
@@ -177,7 +181,7 @@ def exercise_text(lab: Lab) -> str:
         raise LabError(f"hdl/{lab.piece}.vhd has no {BEGIN_MARK} / {END_MARK} region")
     head = (f"-- Lab {lab.number} exercise (written by vhdl_generator.py --exercise "
             f"{lab.number}): fill in the TODO region, then run\n"
-            f"--     python vunit_run.py --lab {lab.number}\n"
+            f"--     python3 vunit_run.py --lab {lab.number}\n"
             f"-- Instructions: labs/lab{lab.number}.md\n")
     return head + pattern.sub(lambda m: m.group(1) + lab.stub + m.group(2), ref, count=1)
 
@@ -261,11 +265,14 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
     piece_file = HDL / f"{lab.piece}.vhd" if reference else student_file(lab, work_dir)
     if not reference and not piece_file.exists():
         write_exercise(lab, work_dir, log)
-    build = BUILD_DIR / f"{lab.name}_{mode}"
+    # one build folder per graded file: a library compiled from another student's file
+    # (or a failed compile of it) must never stand in for this one
+    key = hashlib.sha1(str(piece_file.resolve()).encode()).hexdigest()[:8]
+    build = BUILD_DIR / f"{lab.name}_{mode}_{key}"
     g = lab_design(lab, build)
     argv = list(vunit_argv or [])
-    if not {"-v", "--verbose", "-q", "--quiet"} & set(argv):
-        argv.append("-q")   # the table below says what failed and why; -v shows everything
+    if not {"-v", "--verbose"} & set(argv) and "--no-color" not in argv:
+        argv.append("--no-color")  # the log goes to a file unless -v
     if wave and "--gtkwave-fmt" not in argv:
         argv += ["--gtkwave-fmt", "vcd"]
     vu = vunit_run.make_vunit(argv, output_path=build / "vunit")
@@ -278,12 +285,25 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
             check = key.split(".", 1)[1]  # drop the library name
             outcome[check] = (vunit_run.test_status(test), Path(test.path))
 
-    log(f"Lab {lab.number}: {lab.title}: grading {piece_file.relative_to(ROOT) if piece_file.is_relative_to(ROOT) else piece_file}")
-    try:
-        vu.main(post_run=post_run)
-    except SystemExit:
-        pass
-    return report(lab, outcome, wave, work_dir, log)
+    shown = piece_file.relative_to(ROOT) if piece_file.is_relative_to(ROOT) else piece_file
+    log(f"Lab {lab.number}: {lab.title}: grading {shown} ...")
+    verbose = bool({"-v", "--verbose"} & set(argv))
+    log_file = build / "vunit.log"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(sys.stdout if verbose else buffer):
+        try:
+            vu.main(post_run=post_run)
+        except SystemExit:
+            pass
+    if not verbose:
+        log_file.write_text(buffer.getvalue())
+        if not outcome:   # nothing ran: show the compiler's complaint
+            log("\n".join(line for line in buffer.getvalue().splitlines()
+                          if "error" in line.lower() or ".vhd:" in line)[-4000:])
+    code = report(lab, outcome, wave, work_dir, log)
+    if not verbose:
+        log(f"(VUnit's full log: {log_file}; -v shows it while running)")
+    return code
 
 
 def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print) -> int:
@@ -311,6 +331,8 @@ def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print) -> in
         if said:
             log(f"{'':<{width}}         bench: {said}")
     log(f"{passed} of {selected} checks pass")
+    if passed < selected:
+        log("Fix the first FAIL first: the later checks build on the earlier ones.")
     if wave:
         write_waves(lab, outcome, work_dir, log)
     return 0 if passed == selected and selected > 0 else 1

@@ -182,7 +182,7 @@ def load_digits_data(source: str | Path | None = None, log=print) -> Dataset:
             ds.reason = "no MNIST_DIR; tensorflow-datasets delivered MNIST"
         except Exception as exc:  # noqa: BLE001 - any failure means: fall back, and say so
             ds = load_sklearn_digits(
-                f"no MNIST_DIR and tensorflow-datasets unavailable "
-                f"({exc.__class__.__name__}: {str(exc)[:120]}); using the bundled 8x8 digits")
+                f"no MNIST_DIR, and tensorflow-datasets could not deliver MNIST: "
+                f"{exc.__class__.__name__}: {str(exc)[:120]}; using the bundled 8x8 digits")
     log(f"data: {ds.describe()}")
     return ds
