@@ -6,6 +6,7 @@ Files are always read with allow_pickle=False.
 """
 from __future__ import annotations
 
+import argparse
 import re
 import zipfile
 from dataclasses import dataclass
@@ -211,3 +212,11 @@ def read_test_input(path: str | Path, input_bits: int = 8,
                              f"{np.asarray(data['label']).shape}")
         label = int(lab[0])
     return codes, label
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one "error:" line (and exit status 2), not the usage
+    block: the same shape as every other error of the tool."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_data import Dataset, load_digits_data
-from model_files import FloatModel, InputError
+from model_files import FloatModel, InputError, OneLineArgumentParser
 
 NETWORKS = {"1": (), "10": (), "256+10": (256,)}
 INPUT_SCALE = 1.0 / 255.0
@@ -132,7 +132,7 @@ def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
+    p = OneLineArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
     p.add_argument("--network", choices=list(NETWORKS), default="10",
                    help='"1": is it a 0?; "10": one neuron per digit; "256+10" (default 10)')
     p.add_argument("--data", default=None, metavar="mnist|digits|DIR",
