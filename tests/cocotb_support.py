@@ -47,6 +47,21 @@ def synthesizable_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: (rank(p), p.name))
 
 
+# small networks from examples.py: cocotb pays Python per clock edge, so the thorough
+# random tests use these (one hidden layer; two hidden layers)
+NETWORKS = {"odd_5_3_2": ([5, 3, 2], 14), "odd_100_13_7_10": ([100, 13, 7, 10], 15)}
+
+
+def make_design(folder: Path, key: str) -> Path:
+    """Generate example network `key` into folder/key; returns the design folder."""
+    import vhdl_generator as vg
+    from examples import random_float_model
+    topology, seed = NETWORKS[key]
+    g = vg.generate(random_float_model(topology, seed), out=folder / key, name=key,
+                    log=lambda *_: None)
+    return g.out
+
+
 def run_cocotb(design_dir: Path, toplevel: str, test_module: str, build_dir: Path,
                extra_sources: list[Path] = (), extra_env: dict | None = None,
                testcase: str | None = None) -> None:

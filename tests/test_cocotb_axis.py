@@ -213,33 +213,21 @@ if cocotb is not None:
 
 
 # ------------------------------------------------------------------ the pytest side
-NETWORKS = {"odd_5_3_2": ([5, 3, 2], 14), "odd_100_13_7_10": ([100, 13, 7, 10], 15)}
-
-
-def make_design(folder: Path, key: str) -> Path:
-    import vhdl_generator as vg
-    from examples import random_float_model
-    topology, seed = NETWORKS[key]
-    g = vg.generate(random_float_model(topology, seed), out=folder / key, name=key,
-                    log=lambda *_: None)
-    return g.out
-
-
 needs_sim = pytest.mark.skipif(cs.GHDL is None or cocotb is None,
                                reason="needs GHDL, cocotb and cocotbext-axi")
 
 
 @needs_sim
-@pytest.mark.parametrize("key", sorted(NETWORKS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
 def test_axis_wrapper(key, tmp_path):
-    design = make_design(tmp_path, key)
+    design = cs.make_design(tmp_path, key)
     cs.run_cocotb(design, f"{key}_axis", "test_cocotb_axis", tmp_path / "sim")
 
 
 @needs_sim
 def test_axis_check_fails_on_a_corrupted_expected_value(tmp_path):
     """The same checks, with one expected logit off by one: the run must fail."""
-    design = make_design(tmp_path, "odd_5_3_2")
+    design = cs.make_design(tmp_path, "odd_5_3_2")
     with pytest.raises(SystemExit) as exc:
         cs.run_cocotb(design, "odd_5_3_2_axis", "test_cocotb_axis", tmp_path / "sim",
                       extra_env={CORRUPT_ENV: "1"}, testcase="back_to_back")
