@@ -206,7 +206,9 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
         "top": f"{name}_top", "core": f"{name}_core",
         "axis": {"entity": f"{name}_axis", "s_axis_bits": 8 * math.ceil(q.input_bits / 8),
                  "m_axis_bits": M_AXIS_BITS, "m_axis_beats": q.topology[-1] + 1,
-                 "image_period_cycles": predicted_latency(q) + 1},
+                 # back to back without backpressure: the core takes the next image the
+                 # clock after done, unless sending the result (one beat per clock) is slower
+                 "image_period_cycles": max(predicted_latency(q) + 1, q.topology[-1] + 1)},
     }
 
 
@@ -295,6 +297,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     files[f"{name}_axis.vhd"] = render(
         "axis.vhd.j2", f"{name}_axis: AXI4-Stream wrapper (ping-pong input buffer + core)", **net)
     files[f"tb/tb_{name}.vhd"] = render("tb_network.vhd.j2", f"tb_{name}: VUnit testbench", **net)
+    files[f"tb/tb_{name}_axis.vhd"] = render(
+        "tb_axis.vhd.j2", f"tb_{name}_axis: VUnit testbench of the AXI4-Stream wrapper", **net)
     files[f"tb/tb_{name}_weights.vhd"] = render(
         "tb_weights.vhd.j2", f"tb_{name}_weights: VUnit testbench of the weights memories", **net)
     for hdl in HDL_FILES:
