@@ -240,6 +240,7 @@ def summarize(made: list, results) -> None:
             axis = "/".join(str(c) for c in sorted(set(sim[1:, -1]))) or "-"
         elif test is not None:
             axis = test_status(test)
+            exact = "NO" if axis == "failed" else exact
         bits = f"w{r['weight_bits']}-{r['encoding'][:3]}"
         print(f"{g.name:<22} {'-'.join(map(str, r['topology'])):<18} {bits:<10} "
               f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "
