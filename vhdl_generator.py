@@ -206,6 +206,7 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
         "top": f"{name}_top", "core": f"{name}_core",
         "axis": {"entity": f"{name}_axis", "s_axis_bits": 8 * math.ceil(q.input_bits / 8),
                  "m_axis_bits": M_AXIS_BITS, "m_axis_beats": q.topology[-1] + 1,
+                 "input_buffer_words": 2 << addr_bits(q.topology[0]),  # two images
                  # back to back without backpressure: the core takes the next image the
                  # clock after done, unless sending the result (one beat per clock) is slower
                  "image_period_cycles": max(predicted_latency(q) + 1, q.topology[-1] + 1)},

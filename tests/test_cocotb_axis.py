@@ -41,6 +41,8 @@ class Bench:
         self.design = cs.load_design()
         self.errors = 0
         self.beats_in = 0  # s_axis transfers
+        self.held_back = 0  # clocks a result waited for m_axis_tready
+        self.idle_in = 0  # clocks the wrapper was ready and s_axis had no data
         self.cycle = 0
         self.last_beats: list[int] = []  # clock number of every m_axis TLAST transfer
 
@@ -70,6 +72,10 @@ class Bench:
                 self.errors += 1
             if dut.s_axis_tvalid.value == 1 and dut.s_axis_tready.value == 1:
                 self.beats_in += 1
+            if dut.m_axis_tvalid.value == 1 and dut.m_axis_tready.value == 0:
+                self.held_back += 1
+            if dut.s_axis_tvalid.value == 0 and dut.s_axis_tready.value == 1:
+                self.idle_in += 1
             if (dut.m_axis_tvalid.value == 1 and dut.m_axis_tready.value == 1
                     and dut.m_axis_tlast.value == 1):
                 self.last_beats.append(self.cycle)
@@ -144,6 +150,7 @@ if cocotb is not None:
         for x in X:
             await tb.source.send(AxiStreamFrame([int(v) for v in x]))
         tb.check(await tb.receive(len(X)), tb.expected_frames(X), "gaps and backpressure")
+        assert tb.held_back > 0 and tb.idle_in > 0, "no backpressure or no gaps happened"
         await tb.no_more_output(2 * tb.design.latency)
 
     @cocotb.test()
