@@ -39,9 +39,12 @@ try:
 except ImportError:
     cocotb = None
 
+# simulated time after which a cocotb test fails instead of waiting forever (a hang)
+SIM_TIMEOUT_MS = 50
+
 if cocotb is not None:
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def measure_back_to_back(dut):
         d = cs.load_design()
         n_images = int(os.environ.get(IMAGES_ENV, "4"))

@@ -30,6 +30,9 @@ try:
 except ImportError:  # pytest collection without cocotb: the runner test is skipped below
     cocotb = None
 
+# simulated time after which a cocotb test fails instead of waiting forever (a hang)
+SIM_TIMEOUT_MS = 1
+
 CORRUPT_ENV = "BRAM_MLP_CORRUPT_EXPECTED"  # set by the test that proves the checks can fail
 
 
@@ -122,7 +125,7 @@ def random_pauses(seed: int, p: float):
 
 if cocotb is not None:
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def back_to_back(dut):
         """No gaps, no backpressure: every result right, one image per LATENCY_c + 1 clocks."""
         tb = Bench(dut)
@@ -139,7 +142,7 @@ if cocotb is not None:
             f"clocks between results {gaps}, expected {period} (LATENCY_c + 1) each"
         await tb.no_more_output(2 * d.latency)
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def random_gaps_and_backpressure(dut):
         """Random idle clocks on s_axis and random tready low on m_axis."""
         tb = Bench(dut)
@@ -153,7 +156,7 @@ if cocotb is not None:
         assert tb.held_back > 0 and tb.idle_in > 0, "no backpressure or no gaps happened"
         await tb.no_more_output(2 * tb.design.latency)
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def early_and_late_tlast(dut):
         """Images with TLAST too early or too late are dropped and reported, and the
         next image is not shifted."""
@@ -180,7 +183,7 @@ if cocotb is not None:
         assert tb.errors == len(bad_lengths), \
             f"tlast_error pulsed {tb.errors} times for {len(bad_lengths)} bad images"
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def reset_in_the_middle(dut):
         """aresetn in the middle of an input image, and again while a result waits under
         backpressure and the next image computes: afterwards only new images come out."""

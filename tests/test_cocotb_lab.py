@@ -30,6 +30,9 @@ try:
 except ImportError:
     cocotb = None
 
+# simulated time after which a cocotb test fails instead of waiting forever (a hang)
+SIM_TIMEOUT_MS = 1
+
 LAB_ENTITY = "lab_wiring"
 
 
@@ -106,7 +109,7 @@ async def block_ram(dut, memory: list[int]) -> None:
 
 if cocotb is not None:
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def lab_path_with_test_input_coe(dut):
         d = cs.load_design()
         name = d.report["name"]

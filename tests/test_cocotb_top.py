@@ -24,6 +24,9 @@ try:
 except ImportError:
     cocotb = None
 
+# simulated time after which a cocotb test fails instead of waiting forever (a hang)
+SIM_TIMEOUT_MS = 1
+
 
 async def start_clock_and_reset(dut) -> None:
     for name in ("rst", "wr_en", "wr_addr", "wr_data", "start"):
@@ -78,7 +81,7 @@ def expected(d: cs.Design, X) -> list[list[int]]:
 
 if cocotb is not None:
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def images_in_random_write_order(dut):
         d = cs.load_design()
         rng = random.Random(11)
@@ -94,7 +97,7 @@ if cocotb is not None:
             await ClockCycles(dut.clk, rng.randint(0, 3))
             assert read_result(dut, d) == exp, f"image {k}: result did not hold after done"
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def start_while_busy_is_ignored_and_reset_aborts(dut):
         d = cs.load_design()
         rng = random.Random(12)
