@@ -50,15 +50,20 @@ def synthesizable_files(folder: Path) -> list[Path]:
 # small networks from examples.py: cocotb pays Python per clock edge, so the thorough
 # random tests use these (one hidden layer; two hidden layers)
 NETWORKS = {"odd_5_3_2": ([5, 3, 2], 14), "odd_100_13_7_10": ([100, 13, 7, 10], 15)}
+# 12-bit input codes: s_axis_tdata is 16 bits wide
+WIDE_INPUTS = {"wide_5_3_2": ([5, 3, 2], 14, {"input_bits": 12, "weight_bits": 5})}
 
 
 def make_design(folder: Path, key: str) -> Path:
     """Generate example network `key` into folder/key; returns the design folder."""
     import vhdl_generator as vg
     from examples import random_float_model
-    topology, seed = NETWORKS[key]
+    if key in WIDE_INPUTS:
+        topology, seed, opts = WIDE_INPUTS[key]
+    else:
+        (topology, seed), opts = NETWORKS[key], {}
     g = vg.generate(random_float_model(topology, seed), out=folder / key, name=key,
-                    log=lambda *_: None)
+                    opts=vg.Options(**opts), log=lambda *_: None)
     return g.out
 
 
