@@ -38,6 +38,7 @@ HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.
 FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
 HIDDEN_X_LATENCY = 3        # a hidden layer's activation port: select, multiply, round
 ARGMAX_LATENCY = 1
+M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
 N_INPUT_COE = 10            # test-input .coe files written (the first vectors)
 DEFAULT_VECTORS = 50
 
@@ -204,6 +205,12 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
             "multipliers": sum(x["mac_multipliers"] + x["requant_multipliers"] for x in layers),
         },
         "top": f"{name}_top", "core": f"{name}_core",
+        "axis": {"entity": f"{name}_axis", "s_axis_bits": 8 * math.ceil(q.input_bits / 8),
+                 "m_axis_bits": M_AXIS_BITS, "m_axis_beats": q.topology[-1] + 1,
+                 "input_buffer_words": 2 << addr_bits(q.topology[0]),  # two images
+                 # back to back without backpressure: the core takes the next image the
+                 # clock after done, unless sending the result (one beat per clock) is slower
+                 "image_period_cycles": max(predicted_latency(q) + 1, q.topology[-1] + 1)},
     }
 
 
@@ -284,11 +291,16 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
            "input_addr_bits": addr_bits(q.topology[0]), "n_outputs": n_outputs,
            "logit_bits": q.acc_bits(q.n_layers - 1),
            "class_bits": addr_bits(max(n_outputs, 2)), "latency": latency,
+           "s_axis_bits": 8 * math.ceil(q.input_bits / 8), "m_axis_bits": M_AXIS_BITS,
            "layers": layers_ctx}
     files[f"{name}_pkg.vhd"] = render("network_pkg.vhd.j2", f"{name}_pkg: network sizes", **net)
     files[f"{name}_core.vhd"] = render("core.vhd.j2", f"{name}_core: layers + argmax", **net)
     files[f"{name}_top.vhd"] = render("top.vhd.j2", f"{name}_top: input buffer + core", **net)
+    files[f"{name}_axis.vhd"] = render(
+        "axis.vhd.j2", f"{name}_axis: AXI4-Stream wrapper (ping-pong input buffer + core)", **net)
     files[f"tb/tb_{name}.vhd"] = render("tb_network.vhd.j2", f"tb_{name}: VUnit testbench", **net)
+    files[f"tb/tb_{name}_axis.vhd"] = render(
+        "tb_axis.vhd.j2", f"tb_{name}_axis: VUnit testbench of the AXI4-Stream wrapper", **net)
     files[f"tb/tb_{name}_weights.vhd"] = render(
         "tb_weights.vhd.j2", f"tb_{name}_weights: VUnit testbench of the weights memories", **net)
     for hdl in HDL_FILES:

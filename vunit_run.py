@@ -191,6 +191,11 @@ def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int 
     tb.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
     tb.set_generic("WATCHDOG_CLOCKS", watchdog_clocks(report, n_vectors))
     lib.test_bench(f"tb_{name}_weights").set_generic("VECTORS_DIR", str(folder / "vectors"))
+    axis = lib.test_bench(f"tb_{name}_axis")
+    axis.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
+    axis.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
+    axis.set_generic("PERIOD_CLOCKS", report["axis"]["image_period_cycles"])
+    axis.set_generic("WATCHDOG_CLOCKS", watchdog_clocks(report, n_vectors))
     return lib
 
 
@@ -248,7 +253,8 @@ def summarize(made: list, results) -> None:
     tests = results.get_report().tests
     print()
     print(f"{'network':<22} {'topology':<18} {'bits':<10} {'vectors':>7} {'bit-exact':>9} "
-          f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'mults':>6}")
+          f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'mults':>6} "
+          f"{'axis/img':>8}")
     for ex, g in made:
         r = g.report
         key = f"lib_{g.name}.tb_{g.name}.test_all_vectors"
@@ -263,10 +269,23 @@ def summarize(made: list, results) -> None:
             cyc = "/".join(str(c) for c in sorted(set(sim[:, n_out + 1])))
         elif test is not None:
             exact = test_status(test)
+        axis = "-"
+        test = tests.get(f"lib_{g.name}.tb_{g.name}_axis.test_back_to_back")
+        if test is not None and (test.path / "results.csv").exists():
+            sim = np.loadtxt(test.path / "results.csv", delimiter=",", dtype=np.int64, ndmin=2)
+            exp = np.loadtxt(g.out / "vectors" / "expected.csv", delimiter=",",
+                             dtype=np.int64, ndmin=2)
+            if not np.array_equal(sim[:, :-1], exp):
+                exact = "NO"
+            axis = "/".join(str(c) for c in sorted(set(sim[1:, -1]))) or "-"
+        elif test is not None:
+            axis = test_status(test)
+            exact = "NO" if axis == "failed" else exact
         bits = f"w{r['weight_bits']}-{r['encoding'][:3]}"
         print(f"{g.name:<22} {'-'.join(map(str, r['topology'])):<18} {bits:<10} "
               f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "
-              f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} {r['totals']['multipliers']:>6}")
+              f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} {r['totals']['multipliers']:>6} "
+              f"{axis:>8}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,16 +74,17 @@ def test_every_synthesizable_file_analyses(which, std, tmp_path, request):
     design = request.getfixturevalue(which)
     files = synthesizable_files(design.out)
     names = {p.name for p in files}
-    assert {"odd_top.vhd", "odd_core.vhd", "odd_l0_layer.vhd", "odd_l2_layer.vhd",
+    assert {"odd_top.vhd", "odd_axis.vhd", "odd_core.vhd", "odd_l0_layer.vhd", "odd_l2_layer.vhd",
             "odd_l0_weights.vhd", "argmax.vhd", "requantizer.vhd"} <= names
     # the hand-written sources in hdl/ are the ones copied into the design
     for hdl in vg.HDL_FILES:
         assert (design.out / hdl).read_text() == (ROOT / "hdl" / hdl).read_text()
     r = run([GHDL, "-a", f"--std={std}", f"--workdir={tmp_path}"] + [str(p) for p in files])
     assert r.returncode == 0, r.stderr
-    # and elaborates as a whole (VHDL-93 top level)
-    r = run([GHDL, "-e", f"--std={std}", f"--workdir={tmp_path}", "odd_top"], cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    # and elaborates as a whole (VHDL-93 top levels)
+    for top in ("odd_top", "odd_axis"):
+        r = run([GHDL, "-e", f"--std={std}", f"--workdir={tmp_path}", top], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
 
 
 def test_generated_files_have_a_header_and_literals(design):
@@ -134,26 +135,29 @@ def test_main_job_is_bit_exact():
     checked = 0
     for line in r.stdout.splitlines():
         cols = line.split()
-        if len(cols) == 10 and cols[3].isdigit():
+        if len(cols) == 11 and cols[3].isdigit():
             assert int(cols[3]) >= 50, line
             assert cols[4] == "yes", line
             assert cols[5] == cols[6], f"measured cycles != predicted: {line}"
+            # through the AXI4-Stream wrapper, back to back: one image per latency + 1
+            assert cols[10] == str(int(cols[6]) + 1), f"axis cycles per image: {line}"
             checked += 1
     assert checked == len(examples.examples()), r.stdout[-2000:]
     big = next(l for l in table if l.startswith("mnist_256_10 "))
     assert int(big.split()[5]) <= 784 + 256 + 24
 
 
-def run_network_bench(folder: Path, name: str, expected: Path, out: Path):
-    """Run tb_<name> with a given expected-values file; return the completed process."""
+def run_network_bench(folder: Path, name: str, expected: Path, out: Path, bench: str = ""):
+    """Run tb_<name><bench> with a given expected-values file; return the completed process."""
+    tb = f"tb_{name}{bench}"
     script = (
         "import sys; sys.path.insert(0, %r)\n"
         "from pathlib import Path\n"
         "import vunit_run\n"
-        "vu = vunit_run.make_vunit(['lib_%s.tb_%s.*'], output_path=Path(%r))\n"
+        "vu = vunit_run.make_vunit(['lib_%s.%s.*'], output_path=Path(%r))\n"
         "vunit_run.add_network(vu, %r, Path(%r))\n"
-        "vu.library('lib_%s').test_bench('tb_%s').set_generic('EXPECTED_FILE', %r)\n"
-        "vu.main()\n" % (str(ROOT), name, name, str(out), name, str(folder), name, name,
+        "vu.library('lib_%s').test_bench(%r).set_generic('EXPECTED_FILE', %r)\n"
+        "vu.main()\n" % (str(ROOT), name, tb, str(out), name, str(folder), name, tb,
                          str(expected)))
     return run([sys.executable, "-c", script])
 
@@ -178,6 +182,21 @@ def test_network_bench_fails_on_one_corrupted_value(design, tmp_path):
     bad = run_network_bench(design.out, "odd", bad_file, tmp_path / "vo")
     assert bad.returncode != 0
     assert "vector 2: class" in bad.stdout, bad.stdout[-2000:]
+
+
+def test_axis_bench_fails_on_one_corrupted_value(design, tmp_path):
+    """The VUnit bench of <name>_axis: passes as generated, fails on one wrong logit."""
+    expected = design.out / "vectors" / "expected.csv"
+    good = run_network_bench(design.out, "odd", expected, tmp_path / "vo", "_axis")
+    assert good.returncode == 0, good.stdout[-2000:]
+    assert "test_back_to_back" in good.stdout
+    rows = [list(map(int, line.split(","))) for line in expected.read_text().split()]
+    rows[5][3] -= 1
+    bad_file = tmp_path / "corrupted.csv"
+    bad_file.write_text("".join(",".join(map(str, r)) + "\n" for r in rows))
+    bad = run_network_bench(design.out, "odd", bad_file, tmp_path / "vo", "_axis")
+    assert bad.returncode != 0
+    assert "vector 5: logit 3" in bad.stdout, bad.stdout[-2000:]
 
 
 def test_model_mode_writes_measured_results(tmp_path):

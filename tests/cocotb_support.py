@@ -1,0 +1,122 @@
+"""Shared by the cocotb tests: generate a design, build it with cocotb's runner (GHDL), and
+read the design back inside the simulation (sizes and the integer reference model come from
+the generated files, not from the DUT: GHDL does not expose generics well to cocotb).
+
+The pytest side calls `run_cocotb(...)`; the cocotb side calls `load_design()`, which finds
+the design folder through the BRAM_MLP_DESIGN environment variable.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import quantization_functions as qf  # noqa: E402
+
+GHDL = shutil.which("ghdl")
+DESIGN_ENV = "BRAM_MLP_DESIGN"
+# analysis order for plain ghdl -a: hand-written helpers, packages, memories and layers,
+# core, then the top levels
+_ORDER = ["bram_mlp_pkg", "requantizer", "argmax", "input_buffer"]
+
+
+def synthesizable_files(folder: Path) -> list[Path]:
+    """Every .vhd a user adds to Vivado, in dependency order for GHDL."""
+    files = sorted(Path(folder).glob("*.vhd"))
+
+    def rank(p: Path) -> int:
+        if p.stem in _ORDER:
+            return _ORDER.index(p.stem)
+        if p.stem.endswith("_pkg"):
+            return 10
+        if p.stem.endswith(("_weights", "_layer")):
+            return 20
+        if p.stem.endswith("_core"):
+            return 30
+        return 40
+
+    return sorted(files, key=lambda p: (rank(p), p.name))
+
+
+# small networks from examples.py: cocotb pays Python per clock edge, so the thorough
+# random tests use these (one hidden layer; two hidden layers)
+NETWORKS = {"odd_5_3_2": ([5, 3, 2], 14), "odd_100_13_7_10": ([100, 13, 7, 10], 15)}
+# 12-bit input codes: s_axis_tdata is 16 bits wide
+WIDE_INPUTS = {"wide_5_3_2": ([5, 3, 2], 14, {"input_bits": 12, "weight_bits": 5})}
+
+
+def make_design(folder: Path, key: str) -> Path:
+    """Generate example network `key` into folder/key; returns the design folder."""
+    import vhdl_generator as vg
+    from examples import random_float_model
+    if key in WIDE_INPUTS:
+        topology, seed, opts = WIDE_INPUTS[key]
+    else:
+        (topology, seed), opts = NETWORKS[key], {}
+    g = vg.generate(random_float_model(topology, seed), out=folder / key, name=key,
+                    opts=vg.Options(**opts), log=lambda *_: None)
+    return g.out
+
+
+def run_cocotb(design_dir: Path, toplevel: str, test_module: str, build_dir: Path,
+               extra_sources: list[Path] = (), extra_env: dict | None = None,
+               testcase: str | None = None) -> None:
+    """Build the design (VHDL-2008 analysis of the VHDL-93 files) and run the cocotb tests
+    of `test_module` on `toplevel`. Fails the calling pytest test when a cocotb test fails."""
+    from cocotb_tools.runner import get_runner
+    runner = get_runner("ghdl")
+    sources = synthesizable_files(design_dir) + list(extra_sources)
+    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                 build_args=["--std=08", "-Wno-hide"], always=True)
+    env = {DESIGN_ENV: str(design_dir)}
+    env.update(extra_env or {})
+    runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
+                test_args=["--std=08"], extra_env=env, testcase=testcase)
+
+
+@dataclass
+class Design:
+    folder: Path
+    q: qf.QuantizedModel
+    report: dict
+
+    @property
+    def n_inputs(self) -> int:
+        return self.q.topology[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.q.topology[-1]
+
+    @property
+    def latency(self) -> int:
+        return self.report["latency_cycles"]
+
+    def reference(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (n, n_out) and classes (n,) of the Python integer reference model."""
+        return qf.reference_forward(self.q, np.atleast_2d(np.asarray(X, dtype=np.int64)))
+
+    def random_images(self, n: int, seed: int) -> np.ndarray:
+        import vhdl_generator as vg
+        return vg.default_vectors(self.n_inputs, self.q.input_bits, n, seed)
+
+
+def load_design() -> Design:
+    folder = Path(os.environ[DESIGN_ENV])
+    with np.load(folder / "quantized.npz", allow_pickle=False) as d:
+        q = qf.QuantizedModel.from_arrays(d)
+    return Design(folder=folder, q=q, report=json.loads((folder / "report.json").read_text()))
+
+
+def to_signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
