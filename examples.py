@@ -83,8 +83,8 @@ def examples() -> list[Example]:
         Example("extremes_w4", extremes_model(784, 4)),
         Example("extremes_w8", extremes_model(784, 8)),
         Example("extremes_w12", extremes_model(784, 12)),
-        # hardware options (the defaults above: auto ROM packing, DSP budget of the xc7z020,
-        # which mnist_256_10 exceeds, so its last 101 neurons get LUT multipliers)
+        # hardware options (the defaults above: one wide ROM per layer, the DSP budget of the
+        # xc7z020, 165, which mnist_256_10 exceeds: its last 101 neurons multiply in LUTs)
         Example("mnist_256_10_rom1", random_float_model([784, 256, 10], 13),
                 Options(neurons_per_rom=1, dsp_budget=266)),   # one ROM + one DSP per neuron
         Example("mnist_10_rom4_dsp3", random_float_model([784, 10], 12),

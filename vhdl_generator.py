@@ -68,8 +68,8 @@ class Options:
     encoding: str = "integer"
     frac_bits: int | None = None
     per_neuron_scale: bool = False
-    # hardware: neurons per ROM word (None: as many as fill one RAMB18 word) and the
-    # multiply-accumulates in DSP blocks (None: the default budget of `part`)
+    # hardware: neurons per ROM word (None: all of the layer's, one wide ROM per layer) and
+    # the multiply-accumulates in DSP blocks (None: the default budget of `part`)
     neurons_per_rom: int | None = None
     dsp_budget: int | None = None
     part: str = DEFAULT_PART
@@ -178,11 +178,6 @@ def addr_bits(n: int) -> int:
 RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 
 
-def ramb18_word_bits(depth: int) -> int:
-    """Widest RAMB18E1 word at this depth (1 beyond 16K words)."""
-    return next((w for d, w in RAMB18_SHAPES if depth <= d), 1)
-
-
 def ramb18_per_rom(depth: int, width: int) -> int:
     """RAMB18E1s (RAMB18-equivalents) for one depth x width ROM."""
     for max_depth, max_width in RAMB18_SHAPES:
@@ -191,11 +186,9 @@ def ramb18_per_rom(depth: int, width: int) -> int:
     return math.ceil(depth / 16384) * width
 
 
-def neurons_per_rom(n_out: int, depth: int, weight_bits: int, requested: int | None) -> int:
-    """Neurons sharing one ROM word: as requested, else as many as fill a RAMB18 word."""
-    if requested is None:
-        requested = max(1, ramb18_word_bits(depth) // weight_bits)
-    return max(1, min(requested, n_out))
+def neurons_per_rom(n_out: int, requested: int | None) -> int:
+    """Neurons sharing one ROM word: as requested (at most all), else all of the layer's."""
+    return n_out if requested is None else max(1, min(requested, n_out))
 
 
 @dataclass
@@ -212,7 +205,7 @@ def plan_hardware(q: qf.QuantizedModel, opts: Options) -> list[LayerHardware]:
     plan = []
     for l in range(q.n_layers):
         n_out, n_in = q.W[l].shape
-        pack = neurons_per_rom(n_out, 1 << addr_bits(n_in), q.weight_bits, opts.neurons_per_rom)
+        pack = neurons_per_rom(n_out, opts.neurons_per_rom)
         n_dsp = min(n_out, left)
         left -= n_dsp
         plan.append(LayerHardware(pack=pack, n_roms=math.ceil(n_out / pack), n_dsp=n_dsp))
@@ -246,15 +239,15 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
         "frac_bits": opts.frac_bits, "per_neuron_scale": opts.per_neuron_scale,
         "input_bits": q.input_bits, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
         "part": opts.part, "dsp_budget": opts.budget(),
-        "neurons_per_rom": "auto" if opts.neurons_per_rom is None else opts.neurons_per_rom,
+        "neurons_per_rom": "all" if opts.neurons_per_rom is None else opts.neurons_per_rom,
         "latency_cycles": predicted_latency(q),
         "ideal_cycles": sum(q.topology[:-1]),
         "layers": layers,
+        "input_buffer": {"depth": 1 << addr_bits(q.topology[0]), "width": q.input_bits},
         "totals": {
             "roms": sum(x["rom"]["count"] for x in layers),
-            # weights ROMs + the input buffer (a 2^k x input_bits RAM)
-            "ramb18": sum(x["ramb18"] for x in layers)
-            + ramb18_per_rom(1 << addr_bits(q.topology[0]), q.input_bits),
+            # the weights ROMs (the input buffer, a RAM, comes on top: see input_buffer)
+            "ramb18": sum(x["ramb18"] for x in layers),
             "multipliers": sum(x["mac_multipliers"] + x["requant_multipliers"] for x in layers),
             "dsp_macs": sum(x["dsp_macs"] for x in layers),
             "lut_macs": sum(x["lut_macs"] for x in layers),
@@ -277,9 +270,11 @@ def _literal_table(bits: int) -> np.ndarray:
     return table
 
 
-def _rom_note(depth: int, width: int) -> str:
+def _rom_note(depth: int, width: int, n_roms: int) -> str:
+    """How many 18 Kb block RAMs the ROMs take, for the package comment."""
     n = ramb18_per_rom(depth, width)
-    return f", {n} RAMB18 each" if n != 1 else ", one RAMB18 each"
+    size = "one RAMB18" if n == 1 else f"{n} RAMB18s (synthesis cuts the word)"
+    return f": {size}{' each' if n_roms > 1 else ''}"
 
 
 def _neuron_comment(model: FloatModel | None, q: qf.QuantizedModel, l: int, j: int) -> str:
@@ -327,7 +322,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "roms": roms,
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.n_dsp,
             "dsp_budget": opts.budget(),
-            "rom_note": _rom_note(1 << addr_bits(n_in), hw.pack * q.weight_bits),
+            "rom_note": _rom_note(1 << addr_bits(n_in), hw.pack * q.weight_bits, hw.n_roms),
         }
         if hidden:
             ctx.update({
@@ -530,10 +525,11 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--name", default=None,
                    help="VHDL name prefix of the design (default: from the model file name)")
     h = p.add_argument_group("hardware")
-    h.add_argument("--neurons-per-rom", default="auto", metavar="N|auto",
-                   help="neurons sharing one block-RAM ROM word (they share the address): "
-                        "1 = one ROM per neuron; auto (default) = as many as fill one "
-                        "RAMB18 word (2 for 8-bit weights and 1024-word ROMs)")
+    h.add_argument("--neurons-per-rom", default="all", metavar="N|all",
+                   help="neurons whose weights share one ROM word (they share the address): "
+                        "1 = one ROM per neuron; all (default) = one ROM per layer, a word "
+                        "holds every neuron's weight, and synthesis cuts it into block RAMs "
+                        "(ceil(width / 18) RAMB18 for up to 1024 inputs)")
     h.add_argument("--dsp-budget", type=int, default=None, metavar="N",
                    help="multiply-accumulates in DSP48 blocks, filled layer by layer; the "
                         "other neurons get LUT multipliers (default: 75%% of the --part's "
@@ -566,10 +562,10 @@ def options_from_args(args: argparse.Namespace) -> Options:
 
 
 def parse_neurons_per_rom(text: str) -> int | None:
-    if text == "auto":
+    if text == "all":
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 64:
-        raise GeneratorError(f"--neurons-per-rom must be auto or a whole number 1..64, "
+    if not text.isdigit() or int(text) < 1:
+        raise GeneratorError(f"--neurons-per-rom must be all or a whole number from 1, "
                              f"not '{text}'")
     return int(text)
 
@@ -636,7 +632,7 @@ def print_summary(g: Generated) -> None:
     t = r["totals"]
     print(f"{g.name}: {' -> '.join(map(str, r['topology']))}, {r['weight_bits']}-bit weights, "
           f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "
-          f"{t['roms']} ROMs / {t['ramb18']} RAMB18 (input buffer included), "
+          f"{t['roms']} ROMs / {t['ramb18']} RAMB18, "
           f"{t['multipliers']} multipliers ({t['dsp_macs']} multiply-accumulates in DSP "
           f"blocks, {t['lut_macs']} in LUTs)")
     print(f"VHDL, report, vectors: {g.out}")
