@@ -194,8 +194,9 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
         if marked < expected:
             raise EstimateError(f"found {marked} weights ROMs in GHDL's netlist, expected "
                                 f"{expected}: the block-RAM mapping cannot be restored")
-        log(f"estimate: yosys synth_xilinx -family xc7 ({marked} ROMs marked rom_style "
-            "block; the first Yosys run of a new installation compiles for about a minute)")
+        log(f"estimate: yosys synth_xilinx -family xc7 ({marked} weights "
+            f"ROM{'s' if marked != 1 else ''} marked rom_style block; the first Yosys run of "
+            "a new installation compiles for about a minute)")
         stat = run_yosys(yosys, verilog, top, work)
         log_text = (work / "yosys.log").read_text(errors="replace")
     counts, cells = count_resources(stat)

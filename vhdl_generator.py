@@ -632,7 +632,7 @@ def print_summary(g: Generated) -> None:
     t = r["totals"]
     print(f"{g.name}: {' -> '.join(map(str, r['topology']))}, {r['weight_bits']}-bit weights, "
           f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "
-          f"{t['roms']} ROMs / {t['ramb18']} RAMB18, "
+          f"{t['roms']} ROM{'s' if t['roms'] != 1 else ''} / {t['ramb18']} RAMB18, "
           f"{t['multipliers']} multipliers ({t['dsp_macs']} multiply-accumulates in DSP "
           f"blocks, {t['lut_macs']} in LUTs)")
     print(f"VHDL, report, vectors: {g.out}")
