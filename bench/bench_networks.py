@@ -12,7 +12,8 @@ GHDL synthesis + Yosys synth_xilinx, xc7z020). The 784->256->10 variants show wh
 hardware option costs. Writes the figures as JSON and refreshes the table in docs/figures.md
 (between its BEGIN/END markers). Simulations run one at a time; estimates in --jobs parallel
 processes afterwards (a 784->256->10 estimate takes Yosys several minutes and ~2.5 GB).
---quick leaves out the 784->256->10 estimates.
+--quick leaves out the 784->256->10 estimates; --table-only rewrites the markdown table from
+the JSON (no measuring), with the descriptions of the cases below.
 """
 from __future__ import annotations
 
@@ -58,14 +59,14 @@ def cases() -> list[Case]:
         Case("mnist_1", [784, 1], 11, o(), "defaults"),
         Case("mnist_10", [784, 10], 12, o(), "defaults"),
         Case("odd_100_13_7_10", [100, 13, 7, 10], 15, o(), "defaults", images=1000),
-        Case("mnist_256_10", [784, 256, 10], 13, o(), "defaults: 2 neurons per ROM word, "
+        Case("mnist_256_10", [784, 256, 10], 13, o(), "defaults: one ROM per layer, "
              "DSP budget 165"),
         Case("mnist_256_10_planned", [784, 256, 10], 13, o(neurons_per_rom=1, dsp_budget=266),
              "as first planned: one ROM and one DSP per neuron"),
         Case("mnist_256_10_rom1", [784, 256, 10], 13, o(neurons_per_rom=1),
              "one ROM per neuron, DSP budget 165"),
         Case("mnist_256_10_alldsp", [784, 256, 10], 13, o(dsp_budget=266),
-             "2 neurons per ROM word, every multiplier in a DSP"),
+             "one ROM per layer, every multiplier in a DSP"),
     ]
 
 
@@ -170,7 +171,18 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=2, help="estimates in parallel (default 2)")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "networks.json")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "figures.md")
+    p.add_argument("--table-only", action="store_true",
+                   help="only rewrite the markdown table from the JSON")
     args = p.parse_args()
+    if args.table_only:
+        data = json.loads(args.json.read_text())
+        what = {c.name: c.what for c in cases()}
+        for r in data["networks"]:
+            r["what"] = what.get(r["name"], r["what"])
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+        refresh_markdown(args.markdown, markdown(data["networks"], data["machine"]))
+        print(f"wrote {args.json} (descriptions) and {args.markdown}")
+        return 0
     machine = f"{platform.machine()}, Python {platform.python_version()}, GHDL 2.0 mcode"
     with tempfile.TemporaryDirectory(prefix="bram_mlp_bench_") as tmp:
         work = Path(tmp)
