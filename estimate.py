@@ -235,13 +235,13 @@ def yosys_version(log_text: str) -> str:
 
 def table(result: dict) -> str:
     """The estimate as a small text table."""
-    cap, used, share = result["capacity"], result["used"], result["share"]
+    cap, used = result["capacity"], result["used"]
     rows = [f"estimate of {result['design']} ({'-'.join(map(str, result['topology']))}) "
             f"on {result['part']}: {'fits' if result['fits'] else 'DOES NOT FIT'}",
             f"{'resource':<18} {'used':>8} {'available':>10} {'share':>7}"]
     for key, label in (("LUT", "LUT"), ("FF", "FF"), ("RAMB18", "RAMB18-equivalent"),
                        ("DSP48E1", "DSP48E1"), ("CARRY4", "CARRY4")):
-        rows.append(f"{label:<18} {used[key]:>8} {cap[key]:>10} {100 * share[key]:>6.1f}%")
+        rows.append(f"{label:<18} {used[key]:>8} {cap[key]:>10} {100 * used[key] / cap[key]:>6.1f}%")
     rows.append(f"(RAMB18-equivalent = {result['RAMB18']} RAMB18 + 2 x {result['RAMB36']} "
                 f"RAMB36; LUT includes {result['LUTRAM']} LUT-RAM and {result['SRL']} SRL; "
                 f"{result['cycles_per_inference']} cycles per inference, ideal "
