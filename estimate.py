@@ -136,9 +136,8 @@ def yosys_script(top: str, family: str = "xc7") -> str:
 def run_yosys(yosys: str, verilog: str, top: str, work: Path) -> dict:
     (work / "design.v").write_text(verilog)
     (work / "synth.ys").write_text(yosys_script(top))
-    r = run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys synth_xilinx",
-                 YOSYS_TIMEOUT_S, work)
-    del r
+    run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys synth_xilinx",
+             YOSYS_TIMEOUT_S, work)
     try:
         return json.loads((work / "stat.json").read_text())
     except (OSError, ValueError) as exc:
