@@ -529,7 +529,7 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                    help="neurons whose weights share one ROM word (they share the address): "
                         "1 = one ROM per neuron; all (default) = one ROM per layer, a word "
                         "holds every neuron's weight, and synthesis cuts it into block RAMs "
-                        "(ceil(width / 18) RAMB18 for up to 1024 inputs)")
+                        "(18 bits of a word per RAMB18 at 513..1024 inputs, 36 up to 512)")
     h.add_argument("--dsp-budget", type=int, default=None, metavar="N",
                    help="multiply-accumulates in DSP48 blocks, filled layer by layer; the "
                         "other neurons get LUT multipliers (default: 75%% of the --part's "
