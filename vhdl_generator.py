@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="vhdl_generator.py",
         description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
-                    "or the lab's W,b) into VHDL with one block-RAM ROM per neuron, .coe "
+                    "or the lab's W,b) into VHDL with block-RAM weight ROMs, .coe "
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
     p.add_argument("model", type=Path, help="float model .npz")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
