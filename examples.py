@@ -83,6 +83,15 @@ def examples() -> list[Example]:
         Example("extremes_w4", extremes_model(784, 4)),
         Example("extremes_w8", extremes_model(784, 8)),
         Example("extremes_w12", extremes_model(784, 12)),
+        # hardware options (the defaults above: one wide ROM per layer, the DSP budget of the
+        # xc7z020, 165, which mnist_256_10 exceeds: its last 101 neurons multiply in LUTs)
+        Example("mnist_256_10_rom1", random_float_model([784, 256, 10], 13),
+                Options(neurons_per_rom=1, dsp_budget=266)),   # one ROM + one DSP per neuron
+        Example("mnist_10_rom4_dsp3", random_float_model([784, 10], 12),
+                Options(neurons_per_rom=4, dsp_budget=3)),     # last ROM half empty, mixed
+        Example("odd_100_13_7_10_lut", random_float_model([100, 13, 7, 10], 15),
+                Options(neurons_per_rom=5, dsp_budget=0)),     # every multiplier in LUTs
+        Example("extremes_w12_lut", extremes_model(784, 12), Options(dsp_budget=1)),
     ]
     return ex
 

@@ -13,6 +13,7 @@ testbench) and coe/ (Xilinx .coe files). See README.md and ../shared/DESIGN.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -26,6 +27,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import quantization_functions as qf
+from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget
 from model_files import (FloatModel, InputError, check_input_codes, read_float_model,
                          read_input_codes, read_test_input)
 
@@ -68,12 +70,20 @@ class Options:
     encoding: str = "integer"
     frac_bits: int | None = None
     per_neuron_scale: bool = False
+    # hardware: neurons per ROM word (None: all of the layer's, one wide ROM per layer) and
+    # the multiply-accumulates in DSP blocks (None: the default budget of `part`)
+    neurons_per_rom: int | None = None
+    dsp_budget: int | None = None
+    part: str = DEFAULT_PART
 
     def describe(self) -> str:
         enc = self.encoding if self.encoding == "integer" else f"fixed Q.{self.frac_bits}"
         scale = ", per-neuron scale" if self.per_neuron_scale else ""
         return (f"{self.weight_bits}-bit weights ({enc}{scale}), {self.act_bits}-bit "
                 f"activations, {self.input_bits}-bit inputs")
+
+    def budget(self) -> int:
+        return default_dsp_budget(self.part) if self.dsp_budget is None else self.dsp_budget
 
 
 def check_name(name: str) -> str:
@@ -165,30 +175,64 @@ def addr_bits(n: int) -> int:
     return max(1, math.ceil(math.log2(n))) if n > 1 else 1
 
 
+# RAMB18E1 shapes (depth, width) for one read port: 16Kx1 .. 1Kx18, and 512x36 for a ROM
+# (a ROM reads through both ports' data pins in simple dual-port mode)
+RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+
 def ramb18_per_rom(depth: int, width: int) -> int:
-    """RAMB18E1s for one depth x width ROM (aspect ratios 16Kx1 .. 512x36)."""
-    for max_depth, max_width in ((512, 36), (1024, 18), (2048, 9), (4096, 4),
-                                 (8192, 2), (16384, 1)):
+    """RAMB18E1s (RAMB18-equivalents) for one depth x width ROM."""
+    for max_depth, max_width in RAMB18_SHAPES:
         if depth <= max_depth:
             return math.ceil(width / max_width)
     return math.ceil(depth / 16384) * width
 
 
+def neurons_per_rom(n_out: int, requested: int | None) -> int:
+    """Neurons sharing one ROM word: as requested (at most all), else all of the layer's."""
+    return n_out if requested is None else max(1, min(requested, n_out))
+
+
+@dataclass
+class LayerHardware:
+    """How one layer is built: ROM packing and multiplier placement."""
+    pack: int      # neurons per ROM word
+    n_roms: int
+    n_dsp: int     # neurons 0 .. n_dsp-1 multiply in DSP blocks, the rest in LUTs
+
+
+def plan_hardware(q: qf.QuantizedModel, opts: Options) -> list[LayerHardware]:
+    """ROM packing per layer, and the DSP budget spent on the layers in order."""
+    left = opts.budget()
+    plan = []
+    for l in range(q.n_layers):
+        n_out, n_in = q.W[l].shape
+        pack = neurons_per_rom(n_out, opts.neurons_per_rom)
+        n_dsp = min(n_out, left)
+        left -= n_dsp
+        plan.append(LayerHardware(pack=pack, n_roms=math.ceil(n_out / pack), n_dsp=n_dsp))
+    return plan
+
+
 def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) -> dict:
     layers = []
-    for l in range(q.n_layers):
+    plan = plan_hardware(q, opts)
+    for l, hw in enumerate(plan):
         n_out, n_in = q.W[l].shape
         lo, hi = q.acc_range(l)
         depth = 1 << addr_bits(n_in)
+        width = hw.pack * q.weight_bits
         layers.append({
             "layer": l, "n_in": n_in, "n_out": n_out, "hidden": l < q.n_layers - 1,
             "input_bits": q.layer_input_bits(l), "acc_bits": q.acc_bits(l),
             "acc_min": lo, "acc_max": hi, "x_latency": x_latency(l),
             "cycles": n_in + x_latency(l) + 1,
-            "rom": {"count": n_out, "depth": depth, "used_words": n_in,
-                    "width": q.weight_bits},
-            "ramb18": n_out * ramb18_per_rom(depth, q.weight_bits),
+            "rom": {"count": hw.n_roms, "neurons_per_rom": hw.pack, "depth": depth,
+                    "used_words": n_in, "width": width},
+            "ramb18": hw.n_roms * ramb18_per_rom(depth, width),
             "mac_multipliers": n_out,
+            "dsp_macs": hw.n_dsp,
+            "lut_macs": n_out - hw.n_dsp,
             "requant_multipliers": 1 if l < q.n_layers - 1 else 0,
         })
     return {
@@ -196,13 +240,19 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
         "topology": q.topology, "encoding": q.encoding,
         "frac_bits": opts.frac_bits, "per_neuron_scale": opts.per_neuron_scale,
         "input_bits": q.input_bits, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
+        "part": opts.part, "dsp_budget": opts.budget(),
+        "neurons_per_rom": "all" if opts.neurons_per_rom is None else opts.neurons_per_rom,
         "latency_cycles": predicted_latency(q),
         "ideal_cycles": sum(q.topology[:-1]),
         "layers": layers,
+        "input_buffer": {"depth": 1 << addr_bits(q.topology[0]), "width": q.input_bits},
         "totals": {
             "roms": sum(x["rom"]["count"] for x in layers),
+            # the weights ROMs (the input buffer, a RAM, comes on top: see input_buffer)
             "ramb18": sum(x["ramb18"] for x in layers),
             "multipliers": sum(x["mac_multipliers"] + x["requant_multipliers"] for x in layers),
+            "dsp_macs": sum(x["dsp_macs"] for x in layers),
+            "lut_macs": sum(x["lut_macs"] for x in layers),
         },
         "top": f"{name}_top", "core": f"{name}_core",
         "axis": {"entity": f"{name}_axis", "s_axis_bits": 8 * math.ceil(q.input_bits / 8),
@@ -226,6 +276,13 @@ def _literal_table(bits: int) -> np.ndarray:
     for v in range(lo, hi + 1):
         table[v & ((1 << bits) - 1)] = qf.int_to_vhdl_hex(v, bits)
     return table
+
+
+def _rom_note(depth: int, width: int, n_roms: int) -> str:
+    """How many 18 Kb block RAMs the ROMs take, for the package comment."""
+    n = ramb18_per_rom(depth, width)
+    size = "one RAMB18" if n == 1 else f"{n} RAMB18s (synthesis cuts the word)"
+    return f": {size}{' each' if n_roms > 1 else ''}"
 
 
 def _neuron_comment(model: FloatModel | None, q: qf.QuantizedModel, l: int, j: int) -> str:
@@ -253,7 +310,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         return env.get_template(template).render(file_title=title, **common, **ctx)
 
     layers_ctx = []
-    for l in range(q.n_layers):
+    plan = plan_hardware(q, opts)
+    for l, hw in enumerate(plan):
         n_out, n_in = q.W[l].shape
         hidden = l < q.n_layers - 1
         lo, hi = q.acc_range(l)
@@ -270,6 +328,9 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "acc_min": lo, "acc_max": hi, "x_latency": x_latency(l),
             "bias_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.b[l])], 8),
             "roms": roms,
+            "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.n_dsp,
+            "dsp_budget": opts.budget(),
+            "rom_note": _rom_note(1 << addr_bits(n_in), hw.pack * q.weight_bits, hw.n_roms),
         }
         if hidden:
             ctx.update({
@@ -285,6 +346,10 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "weights.vhd.j2", f"{name}_l{l}_weights: weights memory of layer {l}", **ctx)
         files[f"{name}_l{l}_layer.vhd"] = render(
             "layer.vhd.j2", f"{name}_l{l}_layer: layer {l}", **ctx)
+        if hw.n_dsp < n_out:
+            files[f"{name}_l{l}_lut_mults.vhd"] = render(
+                "lut_mults.vhd.j2", f"{name}_l{l}_lut_mults: LUT multipliers of layer {l}",
+                **ctx)
 
     n_outputs = q.W[-1].shape[0]
     net = {"n_inputs": q.topology[0], "input_bits": q.input_bits,
@@ -463,9 +528,8 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     if isinstance(model, qf.QuantizedModel):
         q, float_model = model, None
         q.validate()
-        opts = Options(weight_bits=q.weight_bits, act_bits=q.act_bits,
-                       input_bits=q.input_bits, encoding=q.encoding,
-                       frac_bits=opts.frac_bits, per_neuron_scale=opts.per_neuron_scale)
+        opts = dataclasses.replace(opts, weight_bits=q.weight_bits, act_bits=q.act_bits,
+                                   input_bits=q.input_bits, encoding=q.encoding)
     else:
         q, float_model = quantize(model, opts, calibration, log), model
     source = source or getattr(model, "source", "<memory>")
@@ -500,6 +564,19 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "(default: the model's 'calibration' array, else random inputs)")
     g.add_argument("--name", default=None,
                    help="VHDL name prefix of the design (default: from the model file name)")
+    h = p.add_argument_group("hardware")
+    h.add_argument("--neurons-per-rom", default="all", metavar="N|all",
+                   help="neurons whose weights share one ROM word (they share the address): "
+                        "1 = one ROM per neuron; all (default) = one ROM per layer, a word "
+                        "holds every neuron's weight, and synthesis cuts it into block RAMs "
+                        "(18 bits of a word per RAMB18 at 513..1024 inputs, 36 up to 512)")
+    h.add_argument("--dsp-budget", type=int, default=None, metavar="N",
+                   help="multiply-accumulates in DSP48 blocks, filled layer by layer; the "
+                        "other neurons get LUT multipliers (default: 75%% of the --part's "
+                        "DSP48E1, 165 for xc7z020)")
+    h.add_argument("--part", default=DEFAULT_PART, metavar="PART",
+                   help=f"target FPGA: {', '.join(PARTS)}; sets the default --dsp-budget and "
+                        f"what --estimate compares with (default {DEFAULT_PART}, the PYNQ-Z2's)")
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
@@ -513,9 +590,30 @@ def options_from_args(args: argparse.Namespace) -> Options:
         qf.check_bits(args.frac_bits, "--frac-bits", 0, 30)
     if args.name is not None:
         check_name(args.name)
+    try:
+        part = check_part(args.part)
+    except PartError as exc:
+        raise GeneratorError(str(exc)) from None
     return Options(weight_bits=args.weight_bits, act_bits=args.act_bits,
                    input_bits=args.input_bits, encoding=args.encoding,
-                   frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale)
+                   frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale,
+                   neurons_per_rom=parse_neurons_per_rom(args.neurons_per_rom),
+                   dsp_budget=check_dsp_budget(args.dsp_budget), part=part)
+
+
+def parse_neurons_per_rom(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise GeneratorError(f"--neurons-per-rom must be all or a whole number from 1, "
+                             f"not '{text}'")
+    return int(text)
+
+
+def check_dsp_budget(budget: int | None) -> int | None:
+    if budget is not None and budget < 0:
+        raise GeneratorError(f"--dsp-budget must be 0 or more, not {budget}")
+    return budget
 
 
 def generate_from_args(args: argparse.Namespace, vectors: np.ndarray | None = None,
@@ -534,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="vhdl_generator.py",
         description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
-                    "or the lab's W,b) into VHDL with one block-RAM ROM per neuron, .coe "
+                    "or the lab's W,b) into VHDL with block-RAM weight ROMs, .coe "
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
     p.add_argument("model", type=Path, nargs="?", help="float model .npz")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -543,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vectors", type=Path, default=None, metavar="X.npy",
                    help=f"test inputs for the testbench (default: {DEFAULT_VECTORS} "
                         "generated vectors)")
+    p.add_argument("--estimate", action="store_true",
+                   help="afterwards estimate the FPGA resources with GHDL + Yosys (needs "
+                        "--out; writes DIR/estimate.json and prints a table; see estimate.py)")
     p.add_argument("--exercise", type=int, default=None, metavar="LAB",
                    help="student mode: write lab LAB's exercise (1: neuron_mac, 2: argmax, "
                         "3: requantizer; the lab's hand-written piece with its body replaced "
@@ -563,23 +664,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if path.exists() else 1
     if args.model is None:
         p.error("give a model .npz (or --exercise LAB)")
+    import estimate
     try:
+        if args.estimate and args.out is None:
+            raise GeneratorError("--estimate needs --out DIR")
+        options_from_args(args)  # every option checked before any work
         vectors = None
         if args.vectors is not None:
             model = read_float_model(args.model)
             vectors = read_input_codes(args.vectors, model.W[0].shape[1], args.input_bits)
         g = generate_from_args(args, vectors)
-    except (InputError, GeneratorError, qf.QuantizationError) as exc:
+        print_summary(g)
+        if args.estimate:
+            result = estimate.estimate(g.out, args.part)
+            print(estimate.table(result))
+            print(f"estimate: {g.out / 'estimate.json'}")
+    except (InputError, GeneratorError, qf.QuantizationError, estimate.EstimateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def print_summary(g: Generated) -> None:
     r = g.report
+    t = r["totals"]
     print(f"{g.name}: {' -> '.join(map(str, r['topology']))}, {r['weight_bits']}-bit weights, "
           f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "
-          f"{r['totals']['roms']} ROMs / {r['totals']['ramb18']} RAMB18, "
-          f"{r['totals']['multipliers']} multipliers")
+          f"{t['roms']} ROM{'s' if t['roms'] != 1 else ''} / {t['ramb18']} RAMB18, "
+          f"{t['multipliers']} multipliers ({t['dsp_macs']} multiply-accumulates in DSP "
+          f"blocks, {t['lut_macs']} in LUTs)")
     print(f"VHDL, report, vectors: {g.out}")
     print(f".coe files:            {g.coe}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -249,11 +249,12 @@ def generate_examples(log=print) -> list:
 
 
 def summarize(made: list, results) -> None:
-    """One line per network: bit-exact, cycles measured vs predicted, sizes."""
+    """One line per network: bit-exact, cycles measured vs predicted, ROMs, where the
+    multiply-accumulates are (DSP blocks / LUTs)."""
     tests = results.get_report().tests
     print()
     print(f"{'network':<22} {'topology':<18} {'bits':<10} {'vectors':>7} {'bit-exact':>9} "
-          f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'mults':>6} "
+          f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'MACs dsp/lut':>12} "
           f"{'axis/img':>8}")
     for ex, g in made:
         r = g.report
@@ -284,7 +285,8 @@ def summarize(made: list, results) -> None:
         bits = f"w{r['weight_bits']}-{r['encoding'][:3]}"
         print(f"{g.name:<22} {'-'.join(map(str, r['topology'])):<18} {bits:<10} "
               f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "
-              f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} {r['totals']['multipliers']:>6} "
+              f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} "
+              f"{str(r['totals']['dsp_macs']) + '/' + str(r['totals']['lut_macs']):>12} "
               f"{axis:>8}")
 
 

@@ -27,20 +27,20 @@ import vhdl_generator as vg  # noqa: E402
 import vunit_run  # noqa: E402
 
 
-def time_generator(model, out: Path, repeats: int = 3) -> float:
+def time_generator(model, out: Path, opts: vg.Options, repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        vg.generate(model, out=out, name="bench_256_10", log=lambda *_: None)
+        vg.generate(model, out=out, name="bench_256_10", opts=opts, log=lambda *_: None)
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def simulate(model, n_images: int, work: Path) -> tuple[float, dict]:
+def simulate(model, n_images: int, work: Path, opts: vg.Options) -> tuple[float, dict]:
     """Wall seconds of the VUnit test (elaboration + simulation) for n_images."""
     X = vg.default_vectors(784, 8, n_images, seed=5)
     g = vg.generate(model, out=work / f"design_{n_images}", name="bench_256_10",
-                    vectors=X, log=lambda *_: None)
+                    vectors=X, opts=opts, log=lambda *_: None)
     vu = vunit_run.make_vunit(["-q", "lib_bench_256_10.*"], output_path=work / "vunit_out")
     vunit_run.add_network(vu, g.name, g.out, check=True, n_vectors=n_images)
     seen: dict = {}
@@ -67,20 +67,25 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=200, help="images in the long run")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--neurons-per-rom", default="all", help="as for vhdl_generator.py")
+    p.add_argument("--dsp-budget", type=int, default=None, help="as for vhdl_generator.py")
     args = p.parse_args()
+    opts = vg.Options(neurons_per_rom=vg.parse_neurons_per_rom(args.neurons_per_rom),
+                      dsp_budget=args.dsp_budget)
     model = examples.random_float_model([784, 256, 10], 13)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        gen_s = time_generator(model, work / "gen")
+        gen_s = time_generator(model, work / "gen", opts)
         print(f"generator 784->256->10: {gen_s:.2f} s (best of 3)", flush=True)
         short = max(1, args.images // 10)
-        t_short, info_short = simulate(model, short, work)
-        t_long, info_long = simulate(model, args.images, work)
+        t_short, info_short = simulate(model, short, work, opts)
+        t_long, info_long = simulate(model, args.images, work, opts)
     rate = (args.images - short) / (t_long - t_short)
     latency = info_long["cycles"]
     per_image_cycles = 784 + 1 + latency  # input writes + start + inference, as the tb drives
     figures = {
         "machine": f"{platform.machine()}, {platform.python_version()}",
+        "neurons_per_rom": args.neurons_per_rom, "dsp_budget": opts.budget(),
         "generator_seconds_784_256_10": round(gen_s, 3),
         "ghdl_images": {"short": short, "long": args.images},
         "ghdl_test_seconds": {"short": round(t_short, 3), "long": round(t_long, 3)},

@@ -150,6 +150,26 @@ def test_bad_bit_widths_and_encoding(good_model, out, args, named):
     assert_clean_failure(run_generator(good_model, out, *args), out, named)
 
 
+@pytest.mark.parametrize("args, named", [
+    (["--part", "xc7z999"], "xc7z999"),
+    (["--part", "xc7z999", "--estimate"], "xc7z999"),
+    (["--neurons-per-rom", "0"], "--neurons-per-rom"),
+    (["--neurons-per-rom", "two"], "--neurons-per-rom"),
+    (["--dsp-budget", "-1"], "--dsp-budget"),
+])
+def test_bad_hardware_options(good_model, out, args, named):
+    assert_clean_failure(run_generator(good_model, out, *args), out, named)
+
+
+def test_estimate_needs_an_output_folder(good_model, tmp_path):
+    res = subprocess.run([sys.executable, str(GENERATOR), str(good_model), "--estimate"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert res.stderr.splitlines() == ["error: --estimate needs --out DIR"]
+    assert not (PROJECT / "hdl" / "generated" / "good").exists()
+
+
 @pytest.mark.parametrize("name", ["9net", "my__net", "signal", "net_", "Signal"])
 def test_bad_design_names(good_model, out, name):
     assert_clean_failure(run_generator(good_model, out, "--name", name), out, f"'{name}'")

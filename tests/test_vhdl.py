@@ -54,6 +54,7 @@ def synthesizable_files(folder: Path) -> list[Path]:
     files = sorted(folder.glob("*.vhd"))
     rank = {p: (order.index(p.stem) if p.stem in order else
                 10 if p.stem.endswith("_pkg") else
+                15 if p.stem.endswith("_lut_mults") else
                 20 if p.stem.endswith(("_weights", "_layer")) else
                 30 if p.stem.endswith("_core") else 40) for p in files}
     return sorted(files, key=lambda p: (rank[p], p.name))
@@ -61,10 +62,13 @@ def synthesizable_files(folder: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def design_5bit(tmp_path_factory) -> vg.Generated:
-    """Widths that are not a multiple of 4: b"..." literals (VHDL-93 has no sized x"")."""
+    """Widths that are not a multiple of 4: b"..." literals (VHDL-93 has no sized x""); and
+    the hardware options: 3 neurons per ROM word, LUT multipliers beyond 5 DSP blocks."""
     out = tmp_path_factory.mktemp("design5") / "odd"
     model = random_float_model([100, 13, 7, 10], 3)
-    return vg.generate(model, out=out, name="odd", opts=vg.Options(weight_bits=5, act_bits=7),
+    return vg.generate(model, out=out, name="odd",
+                       opts=vg.Options(weight_bits=5, act_bits=7, neurons_per_rom=3,
+                                       dsp_budget=5),
                        vectors=vg.default_vectors(100, 8, 12), log=lambda *_: None)
 
 
@@ -76,6 +80,8 @@ def test_every_synthesizable_file_analyses(which, std, tmp_path, request):
     names = {p.name for p in files}
     assert {"odd_top.vhd", "odd_axis.vhd", "odd_core.vhd", "odd_l0_layer.vhd", "odd_l2_layer.vhd",
             "odd_l0_weights.vhd", "argmax.vhd", "requantizer.vhd"} <= names
+    if which == "design_5bit":
+        assert {"odd_l0_lut_mults.vhd", "odd_l1_lut_mults.vhd", "odd_l2_lut_mults.vhd"} <= names
     # the hand-written sources in hdl/ are the ones copied into the design
     for hdl in vg.HDL_FILES:
         assert (design.out / hdl).read_text() == (ROOT / "hdl" / hdl).read_text()

