@@ -42,15 +42,37 @@ def _at(tv: list, t: int) -> str:
     return cur
 
 
+def _rise(vcd: VCDVCD, name: str) -> int | None:
+    return next((t for t, v in vcd[name].tv if v == "1" and t > 0), None)
+
+
 def _windows(vcd: VCDVCD, names: list[str], period: int) -> list[tuple[int, int, str]]:
-    start = min(t for n in names for t, _ in vcd[n].tv if t > 0) if names else 0
-    first = (max(0, start - 2 * period), max(0, start - 2 * period) + 14 * period,
-             "start")
-    done = next((n for n in names if n.rsplit(".", 1)[-1] == "done"), None)
-    rise = next((t for t, v in vcd[done].tv if v == "1"), None) if done else None
-    if rise is None:
-        return [first]
-    return [first, (rise - 10 * period, rise + 4 * period, "done")]
+    """Time windows worth a look: the first start (or load) of the circuit, the end of each
+    layer (a signal named l<k>_done) and the first done; windows that would overlap are
+    merged into the later one."""
+    short = {n: n.rsplit(".", 1)[-1] for n in names}
+    events = []
+    for n, s in short.items():
+        t = _rise(vcd, n)
+        if t is None:
+            continue
+        if s in ("start", "load"):
+            events.append((t - 2 * period, t + 12 * period, f"{s} rises"))
+        elif s == "done" or s.endswith("_done"):
+            what = "done" if s == "done" else f"end of layer {s[1:-5]}"
+            events.append((t - 10 * period, t + 4 * period, what))
+    if not events:
+        first = min(t for n in names for t, _ in vcd[n].tv if t > 0)
+        return [(max(0, first - 2 * period), first + 12 * period, "start")]
+    events.sort()
+    merged = [events[0]]
+    for ev in events[1:]:
+        if ev[0] < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(ev[1], merged[-1][1]),
+                          merged[-1][2] + ", " + ev[2])
+        else:
+            merged.append(ev)
+    return [(max(0, a), b, label) for a, b, label in merged]
 
 
 def render(vcd_path: Path, signals: list[tuple[str, int]], out: Path, title: str) -> Path:
@@ -62,9 +84,10 @@ def render(vcd_path: Path, signals: list[tuple[str, int]], out: Path, title: str
         period = 2 * (vcd[clk].tv[3][0] - vcd[clk].tv[2][0])
     shown = [(n, w) for n, w in signals if n != clk]
     windows = _windows(vcd, [n for n, _ in shown], period)
-    fig, axes = plt.subplots(1, len(windows), figsize=(8 * len(windows), 0.55 * len(shown) + 1.2),
+    fig, axes = plt.subplots(len(windows), 1,
+                             figsize=(13, (0.42 * len(shown) + 1.1) * len(windows)),
                              squeeze=False)
-    for ax, (t0, t1, label) in zip(axes[0], windows):
+    for ax, (t0, t1, label) in zip(axes[:, 0], windows):
         for row, (name, width) in enumerate(shown):
             y = len(shown) - 1 - row
             tv = [(t, v) for t, v in vcd[name].tv]
