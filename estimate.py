@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part
+from model_files import OneLineArgumentParser
 
 GHDL_TIMEOUT_S = 600
 YOSYS_TIMEOUT_S = 3600
@@ -273,7 +274,7 @@ def add_estimate_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="estimate.py",
         description="Estimate the FPGA resources of a design written by vhdl_generator.py "
                     "(GHDL synthesis + Yosys synth_xilinx); writes DIR/estimate.json.")

@@ -28,8 +28,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget
-from model_files import (FloatModel, InputError, check_input_codes, read_float_model,
-                         read_input_codes, read_test_input)
+from model_files import (FloatModel, InputError, OneLineArgumentParser, check_input_codes,
+                         read_float_model, read_input_codes, read_test_input)
 
 VERSION = "0.1.0"
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -629,7 +629,7 @@ def generate_from_args(args: argparse.Namespace, vectors: np.ndarray | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="vhdl_generator.py",
         description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
                     "or the lab's W,b) into VHDL with block-RAM weight ROMs, .coe "

@@ -24,7 +24,7 @@ import numpy as np
 
 import quantization_functions as qf
 from labs import LabError
-from model_files import InputError, read_float_model, read_input_codes
+from model_files import InputError, OneLineArgumentParser, read_float_model, read_input_codes
 import vhdl_generator as vg
 
 ROOT = Path(__file__).resolve().parent
@@ -35,7 +35,7 @@ CHUNK_IMAGES = 250  # images per simulation run in --model mode
 
 # --------------------------------------------------------------------------- arguments
 def own_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="vunit_run.py", add_help=False, allow_abbrev=False,
         description="Simulate bram-mlp's VHDL in GHDL (VUnit). Without --model: generate "
                     "the example networks and run every testbench. With --model/--inputs/"
