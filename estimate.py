@@ -124,14 +124,23 @@ def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path) -> str:
 MEMORY_RE = re.compile(r"^(\s*)reg \[(\d+):0\] (\w+)\[(\d+):0\] ; // memory$", re.M)
 
 
+MODULE_RE = re.compile(r"^module (\w+)", re.M)
+
+
 def restore_rom_style(verilog: str, shapes: set[tuple[int, int]]) -> tuple[str, int]:
-    """Put (* rom_style = "block" *) back on the memories shaped like a weights ROM."""
+    """Put (* rom_style = "block" *) back on the weights ROMs: the memories of a layer
+    module (GHDL names them <name>_l<k>_layer_...) shaped like a weights ROM. The module
+    matters: the input buffer can have the same shape as a small layer's ROM."""
     count = 0
+    modules = [(m.start(), m.group(1)) for m in MODULE_RE.finditer(verilog)]
+
+    def module_at(pos: int) -> str:
+        return next((name for start, name in reversed(modules) if start < pos), "")
 
     def mark(m: re.Match) -> str:
         nonlocal count
         width, depth = int(m.group(2)) + 1, int(m.group(4)) + 1
-        if (depth, width) not in shapes:
+        if (depth, width) not in shapes or "_layer" not in module_at(m.start()):
             return m.group(0)
         count += 1
         return f'{m.group(1)}(* rom_style = "block" *)\n{m.group(0)}'
@@ -208,7 +217,7 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
         t_ghdl = time.perf_counter() - t0
         verilog, marked = restore_rom_style(verilog, weight_rom_shapes(report))
         expected = report["totals"]["roms"]
-        if marked < expected:
+        if marked != expected:
             raise EstimateError(f"found {marked} weights ROMs in GHDL's netlist, expected "
                                 f"{expected}: the block-RAM mapping cannot be restored")
         log(f"estimate: yosys synth_xilinx -family xc7 ({marked} weights "

@@ -182,9 +182,9 @@ def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8) -> np
 def read_test_input(path: str | Path, input_bits: int = 8,
                     input_scale: float = 1.0 / 255.0) -> tuple[np.ndarray, int | None]:
     """One test image as the original lab saves it: an .npz with `input` (shape (n,) or
-    (1, n)) and optionally `label`. `input` may hold codes (integers, e.g. uint8 pixels) or
-    the scaled floats the network was trained on (0..1 for pixels / 255): floats that are
-    not whole numbers are turned into codes with round(x / input_scale).
+    (1, n)) and optionally `label`. `input` holds codes as integers (e.g. uint8 pixels) or,
+    as floats, the scaled inputs the network was trained on (pixels / 255, 0.0 .. 1.0),
+    which become codes with round(x / input_scale).
     Returns (codes int64 (n,), label or None)."""
     path = Path(path)
     data = _load_npz(path)
@@ -197,12 +197,16 @@ def read_test_input(path: str | Path, input_bits: int = 8,
     if x.ndim != 1 or x.size == 0:
         raise InputError(f"{path}: 'input' must be one image, shape (n,) or (1, n), got "
                          f"{np.asarray(data['input']).shape}")
-    if x.dtype.kind == "f":
+    if x.dtype.kind == "f":   # the scaled floats the network was trained on -> codes
         if not np.all(np.isfinite(x)):
             raise InputError(f"{path}: 'input' holds NaN or Inf")
-        if np.any(x != np.round(x)):   # scaled floats -> codes
-            from quantization_functions import round_half_away
-            x = round_half_away(x / input_scale)
+        hi = ((1 << input_bits) - 1) * input_scale
+        if x.min() < 0 or x.max() > hi * (1 + 1e-6):
+            raise InputError(f"{path}: 'input' holds floats in {x.min():g}..{x.max():g}; "
+                             f"floats are read as scaled inputs in 0..{hi:g} (code x "
+                             f"{input_scale:g}): save codes (e.g. pixels 0..255) as integers")
+        from quantization_functions import round_half_away
+        x = round_half_away(x / input_scale)
     codes = check_input_codes(x, x.size, input_bits, f"{path}: 'input'")[0]
     label = None
     if "label" in data:

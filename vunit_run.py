@@ -170,8 +170,11 @@ def test_status(test) -> str:
 
 
 def watchdog_clocks(report: dict, n_images: int) -> int:
-    """Generous bound on the network testbench's clocks: input writes + inference each."""
-    return n_images * (report["topology"][0] + report["latency_cycles"] + 8) + 1000
+    """Generous bound on a network testbench's clocks per image: the input writes (or
+    beats), the inference and the result (the AXI4-Stream wrapper sends one beat per
+    output, which bounds an image with many outputs and few inputs)."""
+    n_in, n_out = report["topology"][0], report["topology"][-1]
+    return n_images * (n_in + report["latency_cycles"] + n_out + 8) + 1000
 
 
 def quiet_warnings(vu) -> None:

@@ -37,6 +37,13 @@ def test_scaled_floats_become_the_original_pixels(tmp_path):
     assert "label 3" in coe.read_text().splitlines()[0]
 
 
+def test_binary_float_image_is_scaled_not_codes(tmp_path):
+    """0.0 / 1.0 floats are black / white pixels (0 / 255), not the codes 0 / 1."""
+    npz = tmp_path / "bin.npz"
+    np.savez(npz, input=np.array([[0.0, 1.0, 1.0, 0.0]], dtype=np.float32))
+    assert read_coe_words(write_test_input_coe(npz))[1] == ["00", "FF", "FF", "00"]
+
+
 def test_integer_codes_and_explicit_path(tmp_path):
     npz = tmp_path / "s.npz"
     np.savez(npz, input=np.array([0, 1, 15, 16, 255], dtype=np.uint8))
@@ -47,7 +54,8 @@ def test_integer_codes_and_explicit_path(tmp_path):
 @pytest.mark.parametrize("arrays, message", [
     ({"label": np.int64(1)}, "no array 'input'"),
     ({"input": np.zeros((2, 784))}, "one image"),
-    ({"input": np.array([0.5, 1.5, 2.25])}, "0..255"),
+    ({"input": np.array([0.5, 1.5, 2.25])}, "floats are read as scaled inputs"),
+    ({"input": np.array([0.0, 255.0])}, "save codes .* as integers"),
     ({"input": np.array([-3, 4])}, "0..255"),
     ({"input": np.array([0.1, np.nan])}, "NaN"),
     ({"input": np.zeros(4), "label": np.array([1, 2])}, "'label' must be one number"),
