@@ -117,14 +117,25 @@ def test_dsp_budget_moves_multipliers_out_of_dsp_blocks(estimates):
 
 
 def test_restore_rom_style_marks_only_weight_rom_shapes():
-    verilog = ("  reg [15:0] n12[1023:0] ; // memory\n"
+    """Only a layer module's memory of a weights-ROM shape is marked: not another shape,
+    and not the input buffer even when its shape matches (a 1-neuron 8-bit layer)."""
+    verilog = ("module net_l0_layer_1_abc\n"
+               "  reg [15:0] n12[1023:0] ; // memory\n"
                "  reg [14:0] n13[255:0] ; // memory\n"
-               "  reg [7:0] ram[1023:0] ; // memory\n")
+               "endmodule\n"
+               "module input_buffer_784_10_16\n"
+               "  reg [15:0] ram[1023:0] ; // memory\n"
+               "endmodule\n")
     marked, count = estimate.restore_rom_style(verilog, {(1024, 16)})
     assert count == 1
-    assert marked.splitlines() == ['  (* rom_style = "block" *)', "  reg [15:0] n12[1023:0] ; // memory",
+    assert marked.splitlines() == ["module net_l0_layer_1_abc",
+                                   '  (* rom_style = "block" *)',
+                                   "  reg [15:0] n12[1023:0] ; // memory",
                                    "  reg [14:0] n13[255:0] ; // memory",
-                                   "  reg [7:0] ram[1023:0] ; // memory"]
+                                   "endmodule",
+                                   "module input_buffer_784_10_16",
+                                   "  reg [15:0] ram[1023:0] ; // memory",
+                                   "endmodule"]
 
 
 def test_resources_counted_from_yosys_cells():
