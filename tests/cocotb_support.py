@@ -26,32 +26,22 @@ GHDL = shutil.which("ghdl")
 DESIGN_ENV = "BRAM_MLP_DESIGN"
 # analysis order for plain ghdl -a: hand-written helpers, packages, memories and layers,
 # core, then the top levels
-_ORDER = ["bram_mlp_pkg", "requantizer", "argmax", "input_buffer"]
 
 
 def synthesizable_files(folder: Path) -> list[Path]:
-    """Every .vhd a user adds to Vivado, in dependency order for GHDL."""
-    files = sorted(Path(folder).glob("*.vhd"))
-
-    def rank(p: Path) -> int:
-        if p.stem in _ORDER:
-            return _ORDER.index(p.stem)
-        if p.stem.endswith("_pkg"):
-            return 10
-        if p.stem.endswith(("_weights", "_layer")):
-            return 20
-        if p.stem.endswith("_core"):
-            return 30
-        return 40
-
-    return sorted(files, key=lambda p: (rank(p), p.name))
+    """Every .vhd a user adds to Vivado, in dependency order for GHDL (the order
+    estimate.py analyses them in: packages, LUT multipliers, weights, layers, core, tops)."""
+    import estimate
+    return estimate.synthesizable_files(Path(folder))
 
 
 # small networks from examples.py: cocotb pays Python per clock edge, so the thorough
 # random tests use these (one hidden layer; two hidden layers)
 NETWORKS = {"odd_5_3_2": ([5, 3, 2], 14), "odd_100_13_7_10": ([100, 13, 7, 10], 15)}
-# 12-bit input codes: s_axis_tdata is 16 bits wide
-WIDE_INPUTS = {"wide_5_3_2": ([5, 3, 2], 14, {"input_bits": 12, "weight_bits": 5})}
+# generator options worth a run through the wrapper: 12-bit input codes (s_axis_tdata is
+# 16 bits wide); LUT multipliers and a half-empty packed ROM (the _lut_mults entity)
+WIDE_INPUTS = {"wide_5_3_2": ([5, 3, 2], 14, {"input_bits": 12, "weight_bits": 5}),
+               "lut_5_3_2": ([5, 3, 2], 14, {"dsp_budget": 2, "neurons_per_rom": 2})}
 
 
 def make_design(folder: Path, key: str) -> Path:

@@ -25,7 +25,7 @@ import cocotb_support as cs  # noqa: E402
 try:
     import cocotb
     from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, RisingEdge, Timer
+    from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer
     from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 except ImportError:  # pytest collection without cocotb: the runner test is skipped below
     cocotb = None
@@ -219,6 +219,35 @@ if cocotb is not None:
         for x in X[8:10]:
             await tb.source.send(AxiStreamFrame([int(v) for v in x]))
         tb.check(await tb.receive(2), tb.expected_frames(X[8:10]), "after the second reset")
+        await tb.no_more_output(2 * d.latency)
+
+
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
+    async def reset_while_skipping_a_long_image(dut):
+        """aresetn while the wrapper skips the rest of a too-long image: s_axis_tready is
+        low during reset, and afterwards the next image is taken whole, not skipped."""
+        tb = Bench(dut)
+        await tb.start()
+        d = tb.design
+        X = d.random_images(2, seed=35)
+        rng = random.Random(6)
+        junk = [rng.randrange(1 << d.q.input_bits) for _ in range(3 * d.n_inputs + 4)]
+        await tb.source.send(AxiStreamFrame(junk))   # TLAST only after 3 images' worth
+        while tb.beats_in < d.n_inputs + 2:          # past one image: now skipping
+            await RisingEdge(dut.aclk)
+        dut.aresetn.value = 0
+        for _ in range(3):
+            await RisingEdge(dut.aclk)
+            await ReadOnly()
+            assert dut.s_axis_tready.value == 0, "s_axis_tready high during reset"
+        await RisingEdge(dut.aclk)
+        dut.aresetn.value = 1
+        tb.source.clear()
+        tb.sink.clear()
+        await RisingEdge(dut.aclk)
+        for x in X:
+            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+        tb.check(await tb.receive(len(X)), tb.expected_frames(X), "after a reset while skipping")
         await tb.no_more_output(2 * d.latency)
 
 
