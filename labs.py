@@ -196,10 +196,14 @@ def write_exercise(lab: Lab, work_dir: Path = WORK_DIR, log=print) -> Path:
     if path.exists():
         log(f"{path} exists: kept as it is (delete it to start lab {lab.number} afresh)")
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(exercise_text(lab))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(exercise_text(lab))
+        tmp.replace(path)
+    except OSError as exc:
+        raise LabError(f"{path}: cannot write the exercise ({exc.strerror}); pick another "
+                       "folder") from None
     log(f"wrote {path}: fill in its TODO region")
     return path
 
@@ -263,6 +267,9 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
     lab = get_lab(number)
     mode = "reference" if reference else "student"
     piece_file = HDL / f"{lab.piece}.vhd" if reference else student_file(lab, work_dir)
+    if not reference and work_dir.exists() and not work_dir.is_dir():
+        raise LabError(f"{work_dir}: not a folder (--lab-dir wants the folder holding "
+                       f"{lab.name}/)")
     if not reference and not piece_file.exists():
         write_exercise(lab, work_dir, log)
     # one build folder per graded file: a library compiled from another student's file
@@ -405,7 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     import wave_png
-    lab = get_lab(args.png)
+    try:
+        lab = get_lab(args.png)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     work = BUILD_DIR / "png_work"
     code = run_lab(lab.number, reference=True, wave=True, work_dir=work,
                    vunit_argv=["-q", f"lab.{lab.wave_test}"])

@@ -124,7 +124,8 @@ TFDS_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloa
 
 def tfds_download_reachable(timeout: float = 3.0) -> bool:
     """Can tensorflow-datasets download? (Without this check an offline machine spends
-    minutes in retries before tfds gives up.)"""
+    minutes in retries before tfds gives up.) Not asked behind an HTTPS proxy, which tfds
+    uses and a direct connection would not."""
     import socket
     try:
         with socket.create_connection(TFDS_HOST, timeout=timeout):
@@ -141,7 +142,8 @@ def load_tfds_mnist() -> Dataset:
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.ERROR)  # tfds warns about empty cache folders
     builder = tfds.builder("mnist")
-    if not builder.is_prepared() and not tfds_download_reachable():
+    behind_proxy = any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY"))
+    if not builder.is_prepared() and not behind_proxy and not tfds_download_reachable():
         raise ConnectionError(f"{TFDS_HOST[0]} is unreachable and MNIST is not in the "
                               "tfds cache")
     parts = {}

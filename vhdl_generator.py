@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -88,7 +89,6 @@ class Options:
 
 def check_name(name: str) -> str:
     """A design name must be a basic VHDL identifier and not a reserved word."""
-    import re
     if not re.fullmatch(r"[A-Za-z](_?[A-Za-z0-9])*", name or ""):
         raise GeneratorError(
             f"name '{name}' is not a VHDL identifier: use letters, digits and single "
@@ -120,7 +120,6 @@ def check_replaceable(target: Path) -> None:
 
 def default_name(model_path: Path) -> str:
     """A VHDL-safe name from a model file name: 'mnist-256+10.npz' -> 'mnist_256_10'."""
-    import re
     stem = re.sub(r"[^A-Za-z0-9]+", "_", model_path.stem).strip("_").lower() or "net"
     if not stem[0].isalpha():
         stem = "net_" + stem
@@ -604,7 +603,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
 def parse_neurons_per_rom(text: str) -> int | None:
     if text == "all":
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
         raise GeneratorError(f"--neurons-per-rom must be all or a whole number from 1, "
                              f"not '{text}'")
     return int(text)

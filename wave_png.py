@@ -43,7 +43,7 @@ def _at(tv: list, t: int) -> str:
 
 
 def _rise(vcd: VCDVCD, name: str) -> int | None:
-    return next((t for t, v in vcd[name].tv if v == "1" and t > 0), None)
+    return next((t for t, v in vcd[name].tv if v == "1"), None)
 
 
 def _windows(vcd: VCDVCD, names: list[str], period: int) -> list[tuple[int, int, str]]:
@@ -109,9 +109,10 @@ def render(vcd_path: Path, signals: list[tuple[str, int]], out: Path, title: str
         ax.set_yticks([len(shown) - 1 - r + 0.4 for r in range(len(shown))])
         ax.set_yticklabels([n.split(".", 1)[-1] for n, _ in shown], fontsize=8)
         ax.set_xlim(t0, t1)
-        ax.set_xticks([t0 + k * 4 * period for k in range(int((t1 - t0) // (4 * period)) + 1)])
-        ax.set_xticklabels([f"{(t0 + k * 4 * period) / period:.0f}"
-                            for k in range(int((t1 - t0) // (4 * period)) + 1)], fontsize=7)
+        first, last = -(-t0 // (2 * period)), t1 // (2 * period)   # every second clock
+        ticks = [k * 2 * period for k in range(int(first), int(last) + 1)]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t // period}" for t in ticks], fontsize=7)
         ax.set_xlabel("clock cycles from the start of the simulation")
         ax.set_title(f"{title}: {label}", fontsize=9)
     fig.tight_layout()

@@ -35,6 +35,7 @@ import trainer  # noqa: E402
 import vhdl_generator as vg  # noqa: E402
 import vunit_run  # noqa: E402
 from mnist_data import load_digits_data  # noqa: E402
+from model_files import InputError  # noqa: E402
 
 OFFLINE_SPLIT = ROOT.parent / "shared" / "datasets" / "mnist-t10k-split"
 
@@ -50,14 +51,16 @@ def measure(network: str, ds, iterations: int, work: Path) -> dict:
     X = ds.x_test.astype(np.int64)
     name = "mnist_" + network.replace("+", "_")
     g = vg.generate(t.model, out=work / name, name=name, vectors=X[:50], log=lambda *_: None)
-    ref_logits, _ = qf.reference_forward(g.q, X)
+    ref_logits, ref_classes = qf.reference_forward(g.q, X)
     print(f"  simulating {len(X)} images in GHDL ...", flush=True)
     t0 = time.perf_counter()
     sim = vunit_run.simulate_generated(g, X, ["-q"])
     ghdl_s = time.perf_counter() - t0
     if sim is None:
         raise SystemExit(f"{name}: the simulation did not finish")
-    same = np.all(sim["logits"] == ref_logits, axis=1)
+    # every logit and the hardware's own class (its argmax; for the 1-neuron network the
+    # yes/no answer "logit > 0") equal to the integer model's
+    same = np.all(sim["logits"] == ref_logits, axis=1) & (sim["classes"] == ref_classes)
     row = {
         "network": network,
         "topology": "->".join(map(str, t.model.topology)),
@@ -65,7 +68,7 @@ def measure(network: str, ds, iterations: int, work: Path) -> dict:
         "train_seconds": round(t.seconds, 2),
         "float_accuracy": round(t.test_accuracy, 4),
         "int8_model_accuracy": round(float(np.mean(classes_of(network, ref_logits) == y)), 4),
-        "hardware_accuracy": round(float(np.mean(classes_of(network, sim["logits"]) == y)), 4),
+        "hardware_accuracy": round(float(np.mean(sim["classes"] == y)), 4),
         "hardware_equal_to_int_model": int(np.sum(same)),
         "cycles_per_inference": sorted(set(int(c) for c in sim["cycles"])),
         "ghdl_wall_seconds": round(ghdl_s, 1),
@@ -121,7 +124,11 @@ def main() -> int:
     args = p.parse_args()
     data = args.data or os.environ.get("MNIST_DIR") or (
         str(OFFLINE_SPLIT) if OFFLINE_SPLIT.is_dir() else None)
-    ds = load_digits_data(data)
+    try:
+        ds = load_digits_data(data)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     source = ("MNIST offline split (8,000 train / 2,000 test)"
               if Path(str(data)) == OFFLINE_SPLIT else ds.source)
     rows = []

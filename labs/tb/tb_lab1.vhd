@@ -85,9 +85,10 @@ begin
             addr_valid <= '1';
             wait until rising_edge(clk);
           end loop;
+          -- the memories answered each address at the edge that ended its loop turn,
+          -- so the neuron adds the last product at the next edge
           addr_valid <= '0';
-          wait until rising_edge(clk);         -- the memories answer the last address
-          wait until rising_edge(clk);         -- the neuron adds the last product
+          wait until rising_edge(clk);
           done <= '1';
           wait for 1 ns;
           logit := to_integer(signed(acc));
