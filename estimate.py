@@ -231,6 +231,8 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
         "tool": report["tool"], "design": report["name"], "top": top,
         "topology": report["topology"], "part": part,
         **{k: counts[k] for k in RESOURCES},
+        "LUT": verdict["used"]["LUT"],            # as printed: logic + LUT-RAM + SRL
+        "LUT_logic": counts["LUT"],
         "RAMB18_equivalent": verdict["used"]["RAMB18"],
         "LUTRAM": counts["LUTRAM"], "SRL": counts["SRL"],
         "fits": verdict["fits"], "share": verdict["share"], "capacity": verdict["capacity"],
@@ -272,6 +274,11 @@ def table(result: dict) -> str:
                 f"RAMB36; LUT includes {result['LUTRAM']} LUT-RAM and {result['SRL']} SRL; "
                 f"{result['cycles_per_inference']} cycles per inference, ideal "
                 f"{result['ideal_cycles']})")
+    predicted = result.get("predicted", {}).get("ramb18")
+    if predicted is not None and predicted != used["RAMB18"]:
+        rows.append(f"(report.json counts {predicted} RAMB18 for the weights ROMs; Yosys maps "
+                    f"{used['RAMB18']} in all: the rest holds the input buffer or other "
+                    "memories)")
     return "\n".join(rows)
 
 

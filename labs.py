@@ -143,7 +143,8 @@ LABS: dict[int, Lab] = {
 """,
         hints={
             "tb_requantizer.test_relu":
-                "a negative (or zero) accumulator must give 0: ReLU before multiplying",
+                "a negative (or zero) accumulator must give 0 and a positive one its "
+                "value x M / 2^S: ReLU before multiplying",
             "tb_requantizer.test_rounding_half_up":
                 "add 2^(s-1) before shifting right by s (only when s > 0): halves round up",
             "tb_requantizer.test_saturation":
@@ -307,13 +308,15 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
         if not outcome:   # nothing ran: show the compiler's complaint
             log("\n".join(line for line in buffer.getvalue().splitlines()
                           if "error" in line.lower() or ".vhd:" in line)[-4000:])
-    code = report(lab, outcome, wave, work_dir, log)
+    code = report(lab, outcome, wave, work_dir, log,
+                  waves="waves_reference" if reference else "waves")
     if not verbose:
         log(f"(VUnit's full log: {log_file}; -v shows it while running)")
     return code
 
 
-def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print) -> int:
+def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print,
+           waves: str = "waves") -> int:
     """The grading table. A check missing from a run that did run others was left out by a
     test pattern: it is listed as not selected and not counted."""
     width = max(len(c) for c in lab.hints) + 2
@@ -341,15 +344,15 @@ def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print) -> in
     if passed < selected:
         log("Fix the first FAIL first: the later checks build on the earlier ones.")
     if wave:
-        write_waves(lab, outcome, work_dir, log)
+        write_waves(lab, outcome, work_dir / lab.name / waves, log)
     return 0 if passed == selected and selected > 0 else 1
 
 
 # --------------------------------------------------------------------------- waveforms
-def write_waves(lab: Lab, outcome: dict, work_dir: Path, log=print) -> list[Path]:
-    """Copy each test's VCD to labs/work/lab<N>/waves/<check>.vcd, with a GTKWave save
-    file (.gtkw) that opens on the lab's signals."""
-    folder = work_dir / lab.name / "waves"
+def write_waves(lab: Lab, outcome: dict, folder: Path, log=print) -> list[Path]:
+    """Copy each test's VCD to folder/<check>.vcd (labs/work/lab<N>/waves/, or
+    waves_reference/ for the reference), with a GTKWave save file (.gtkw) that opens on
+    the lab's signals."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for check, (_, path) in outcome.items():
@@ -420,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     work = BUILD_DIR / "png_work"
     code = run_lab(lab.number, reference=True, wave=True, work_dir=work,
                    vunit_argv=["-q", f"lab.{lab.wave_test}"])
-    vcd = work / lab.name / "waves" / f"{lab.wave_test}.vcd"
+    vcd = work / lab.name / "waves_reference" / f"{lab.wave_test}.vcd"
     out = args.out or LABS_DIR / "img" / f"{lab.name}_wave.png"
     wave_png.render(vcd, vcd_signals(vcd, lab.wave_signals), out,
                     title=f"Lab {lab.number}: {lab.wave_test}")

@@ -30,6 +30,7 @@ import vhdl_generator as vg
 ROOT = Path(__file__).resolve().parent
 HDL = ROOT / "hdl"
 GENERATED = HDL / "generated"
+EXAMPLES_DIR = GENERATED / "examples"   # apart from the user's designs in hdl/generated/<name>
 CHUNK_IMAGES = 250  # images per simulation run in --model mode
 
 
@@ -61,7 +62,8 @@ def own_parser() -> argparse.ArgumentParser:
                    help="with --lab: grade the instructor's reference in hdl/ instead")
     t.add_argument("--wave", action="store_true",
                    help="write a GHDL waveform (.vcd) per test; with --lab also a GTKWave "
-                        "save file (.gtkw) per test in labs/work/labN/waves/ that opens on "
+                        "save file (.gtkw) per test in labs/work/labN/waves/ (waves_reference/ "
+                        "with --reference) that opens on "
                         "the lab's signals")
     vg.add_generator_options(p)
     return p
@@ -221,7 +223,9 @@ def write_requantizer_vectors(path: Path) -> None:
     of case (an index into REQUANTIZER_KINDS: each kind is its own test in the bench)."""
     rng = np.random.default_rng(7)
     cases = {
-        "relu": [(0, 16384, 14), (-5, 16384, 14), (-2**31, 32767, 3), (-1, 1, 0)],
+        # negative and zero accumulators give 0, positive ones pass (x M / 2^S)
+        "relu": [(0, 16384, 14), (-5, 16384, 14), (-2**31, 32767, 3), (-1, 1, 0),
+                 (5, 1, 0), (1000, 16384, 14)],
         "rounding": [(3, 1, 1), (5, 1, 1), (1, 1, 1), (2, 3, 2), (6, 1, 2), (1000, 16384, 16),
                      (123456789, 20000, 30), (7, 1, 2)],
         "saturation": [(255, 1, 0), (256, 1, 0), (2**31 - 1, 32767, 62),
@@ -244,10 +248,10 @@ def generate_examples(log=print) -> list:
         n_in = ex.model.topology[0]
         vectors = (examples.extreme_vectors(n_in, ex.n_vectors) if ex.name.startswith("extremes")
                    else vg.default_vectors(n_in, 8, ex.n_vectors, ex.seed))
-        g = vg.generate(ex.model, out=GENERATED / ex.name, name=ex.name, opts=ex.opts,
+        g = vg.generate(ex.model, out=EXAMPLES_DIR / ex.name, name=ex.name, opts=ex.opts,
                         vectors=vectors, log=lambda *_: None)
         made.append((ex, g))
-    log(f"generated {len(made)} example networks into {GENERATED.relative_to(ROOT)}/")
+    log(f"generated {len(made)} example networks into {EXAMPLES_DIR.relative_to(ROOT)}/")
     return made
 
 

@@ -97,7 +97,7 @@ def test_wave_files_and_png(tmp_path):
     r = run("vunit_run.py", "--lab", "1", "--reference", "--wave", "--lab-dir", str(tmp_path),
             "lab.tb_lab1.*")
     assert r.returncode == 0, r.stdout[-2000:]
-    vcd = tmp_path / "lab1" / "waves" / "tb_lab1.test_image_logits.vcd"
+    vcd = tmp_path / "lab1" / "waves_reference" / "tb_lab1.test_image_logits.vcd"
     gtkw = vcd.with_suffix(".gtkw")
     assert vcd.is_file() and gtkw.is_file()
     listed = [line for line in gtkw.read_text().splitlines() if line.startswith("tb_lab1.")]

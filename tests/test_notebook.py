@@ -15,7 +15,9 @@ sys.path.insert(0, str(ROOT))
 
 from model_files import read_float_model  # noqa: E402
 
-SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist-t10k-split"
+# real MNIST in IDX form: MNIST_DIR, else the offline split beside the project
+SHARED_MNIST = Path(os.environ.get("MNIST_DIR")
+                    or ROOT.parent / "shared" / "datasets" / "mnist-t10k-split")
 
 
 def run_notebook(params: str, env: dict[str, str] | None = None) -> str:

@@ -75,6 +75,7 @@ begin
     while test_suite loop
       if run("test_largest_wins") then
         check4((1, 5, 3, 2), 1, "largest in the middle");
+        check4((-1, 5, 3, 2), 1, "a negative logit is below every positive one");
         check4((-7, -3, -9, -4), 1, "all negative");
         check4((-2048, -2048, -2048, 2047), 3, "extremes, last");
         check4((2047, -2048, 0, 2046), 0, "extremes, first");
