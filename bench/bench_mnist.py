@@ -40,11 +40,6 @@ from model_files import InputError  # noqa: E402
 OFFLINE_SPLIT = ROOT.parent / "shared" / "datasets" / "mnist-t10k-split"
 
 
-def classes_of(network: str, logits: np.ndarray) -> np.ndarray:
-    """The 1-neuron network answers "is it a 0?" with the sign of its one logit."""
-    return (logits[:, 0] > 0).astype(np.int64) if network == "1" else np.argmax(logits, 1)
-
-
 def measure(network: str, ds, iterations: int, work: Path) -> dict:
     t = trainer.train(network, ds, iterations, seed=0)
     y = trainer.labels_for(network, ds.y_test)
@@ -67,7 +62,7 @@ def measure(network: str, ds, iterations: int, work: Path) -> dict:
         "test_images": int(len(X)),
         "train_seconds": round(t.seconds, 2),
         "float_accuracy": round(t.test_accuracy, 4),
-        "int8_model_accuracy": round(float(np.mean(classes_of(network, ref_logits) == y)), 4),
+        "int8_model_accuracy": round(float(np.mean(ref_classes == y)), 4),
         "hardware_accuracy": round(float(np.mean(sim["classes"] == y)), 4),
         "hardware_equal_to_int_model": int(np.sum(same)),
         "cycles_per_inference": sorted(set(int(c) for c in sim["cycles"])),
