@@ -16,51 +16,11 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import examples  # noqa: E402
 import vhdl_generator as vg  # noqa: E402
-import vunit_run  # noqa: E402
-
-
-def time_generator(model, out: Path, opts: vg.Options, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        vg.generate(model, out=out, name="bench_256_10", opts=opts, log=lambda *_: None)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def simulate(model, n_images: int, work: Path, opts: vg.Options) -> tuple[float, dict]:
-    """Wall seconds of the VUnit test (elaboration + simulation) for n_images."""
-    X = vg.default_vectors(784, 8, n_images, seed=5)
-    g = vg.generate(model, out=work / f"design_{n_images}", name="bench_256_10",
-                    vectors=X, opts=opts, log=lambda *_: None)
-    vu = vunit_run.make_vunit(["-q", "lib_bench_256_10.*"], output_path=work / "vunit_out")
-    vunit_run.add_network(vu, g.name, g.out, check=True, n_vectors=n_images)
-    seen: dict = {}
-
-    def post_run(results):
-        for test in results.get_report().tests.values():
-            seen["status"] = vunit_run.test_status(test)
-            seen["time"] = float(test.time)
-            seen["csv"] = test.path / "results.csv"
-
-    t0 = time.perf_counter()
-    try:
-        vu.main(post_run=post_run)
-    except SystemExit:
-        pass
-    wall = time.perf_counter() - t0
-    if seen.get("status") != "passed":
-        raise SystemExit(f"simulation of {n_images} images failed: {seen}")
-    sim = np.loadtxt(seen["csv"], delimiter=",", dtype=np.int64, ndmin=2)
-    return seen["time"], {"wall_incl_compile": wall, "cycles": int(sim[0, -1])}
+from bench_networks import Case, simulate, time_generator  # noqa: E402 (bench/ itself)
 
 
 def main() -> int:
@@ -72,16 +32,15 @@ def main() -> int:
     args = p.parse_args()
     opts = vg.Options(neurons_per_rom=vg.parse_neurons_per_rom(args.neurons_per_rom),
                       dsp_budget=args.dsp_budget)
-    model = examples.random_float_model([784, 256, 10], 13)
+    case = Case("bench_256_10", [784, 256, 10], 13, opts, "784->256->10", args.images)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        gen_s = time_generator(model, work / "gen", opts)
+        gen_s = time_generator(case, work)
         print(f"generator 784->256->10: {gen_s:.2f} s (best of 3)", flush=True)
         short = max(1, args.images // 10)
-        t_short, info_short = simulate(model, short, work, opts)
-        t_long, info_long = simulate(model, args.images, work, opts)
+        t_short, _ = simulate(case, short, work)
+        t_long, latency = simulate(case, args.images, work)
     rate = (args.images - short) / (t_long - t_short)
-    latency = info_long["cycles"]
     per_image_cycles = 784 + 1 + latency  # input writes + start + inference, as the tb drives
     figures = {
         "machine": f"{platform.machine()}, {platform.python_version()}",
