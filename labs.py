@@ -239,14 +239,10 @@ def add_lab_sources(vu, lab: Lab, g, piece_file: Path) -> None:
         tb.set_generic("N_IMAGES", lab.n_vectors)
     else:
         lib.add_source_file(g.out / "tb" / f"tb_{lab.name}.vhd")
-        tb = lib.test_bench(f"tb_{lab.name}")
-        tb.set_generic("INPUTS_FILE", str(vectors / "inputs.csv"))
-        tb.set_generic("EXPECTED_FILE", str(vectors / "expected.csv"))
-        tb.set_generic("WATCHDOG_CLOCKS", vunit_run.watchdog_clocks(g.report, lab.n_vectors))
+        vunit_run.set_vector_generics(lib.test_bench(f"tb_{lab.name}"), g.out, g.report,
+                                      lab.n_vectors)
     if lab.piece == "requantizer":
-        path = g.out.parent / "requantizer_vectors.csv"
-        vunit_run.write_requantizer_vectors(path)
-        lib.test_bench("tb_requantizer").set_generic("VECTORS_FILE", str(path))
+        vunit_run.add_requantizer_vectors(lib, g.out.parent / "requantizer_vectors.csv")
 
 
 def first_error(output: Path) -> str:

@@ -187,6 +187,11 @@ def ramb18_per_rom(depth: int, width: int) -> int:
     return math.ceil(depth / 16384) * width
 
 
+def s_axis_bits(input_bits: int) -> int:
+    """s_axis_tdata width: one input code per beat, in whole bytes (AXI4-Stream)."""
+    return 8 * math.ceil(input_bits / 8)
+
+
 def neurons_per_rom(n_out: int, requested: int | None) -> int:
     """Neurons sharing one ROM word: as requested (at most all), else all of the layer's."""
     return n_out if requested is None else max(1, min(requested, n_out))
@@ -254,7 +259,7 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
             "lut_macs": sum(x["lut_macs"] for x in layers),
         },
         "top": f"{name}_top", "core": f"{name}_core",
-        "axis": {"entity": f"{name}_axis", "s_axis_bits": 8 * math.ceil(q.input_bits / 8),
+        "axis": {"entity": f"{name}_axis", "s_axis_bits": s_axis_bits(q.input_bits),
                  "m_axis_bits": M_AXIS_BITS, "m_axis_beats": q.topology[-1] + 1,
                  "input_buffer_words": 2 << addr_bits(q.topology[0]),  # two images
                  # back to back without backpressure: the core takes the next image the
@@ -355,7 +360,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
            "input_addr_bits": addr_bits(q.topology[0]), "n_outputs": n_outputs,
            "logit_bits": q.acc_bits(q.n_layers - 1),
            "class_bits": addr_bits(max(n_outputs, 2)), "latency": latency,
-           "s_axis_bits": 8 * math.ceil(q.input_bits / 8), "m_axis_bits": M_AXIS_BITS,
+           "s_axis_bits": s_axis_bits(q.input_bits), "m_axis_bits": M_AXIS_BITS,
            "layers": layers_ctx}
     files[f"{name}_pkg.vhd"] = render("network_pkg.vhd.j2", f"{name}_pkg: network sizes", **net)
     files[f"{name}_core.vhd"] = render("core.vhd.j2", f"{name}_core: layers + argmax", **net)

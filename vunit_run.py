@@ -191,17 +191,20 @@ def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int 
     lib.add_source_files(folder / "*.vhd")
     lib.add_source_files(folder / "tb" / "*.vhd")
     report = __import__("json").loads((folder / "report.json").read_text())
-    tb = lib.test_bench(f"tb_{name}")
+    set_vector_generics(lib.test_bench(f"tb_{name}"), folder, report, n_vectors, check)
+    lib.test_bench(f"tb_{name}_weights").set_generic("VECTORS_DIR", str(folder / "vectors"))
+    axis = lib.test_bench(f"tb_{name}_axis")
+    set_vector_generics(axis, folder, report, n_vectors, check)
+    axis.set_generic("PERIOD_CLOCKS", report["axis"]["image_period_cycles"])
+    return lib
+
+
+def set_vector_generics(tb, folder: Path, report: dict, n_vectors: int,
+                        check: bool = True) -> None:
+    """A network bench's test vectors (folder/vectors) and its watchdog."""
     tb.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
     tb.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
     tb.set_generic("WATCHDOG_CLOCKS", watchdog_clocks(report, n_vectors))
-    lib.test_bench(f"tb_{name}_weights").set_generic("VECTORS_DIR", str(folder / "vectors"))
-    axis = lib.test_bench(f"tb_{name}_axis")
-    axis.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
-    axis.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
-    axis.set_generic("PERIOD_CLOCKS", report["axis"]["image_period_cycles"])
-    axis.set_generic("WATCHDOG_CLOCKS", watchdog_clocks(report, n_vectors))
-    return lib
 
 
 def add_components(vu) -> None:
@@ -209,10 +212,13 @@ def add_components(vu) -> None:
     lib = vu.add_library("bram_mlp")
     lib.add_source_files(HDL / "*.vhd")
     lib.add_source_files(HDL / "tb" / "*.vhd")
-    vectors = GENERATED / "requantizer_vectors.csv"
-    write_requantizer_vectors(vectors)
-    tb = lib.test_bench("tb_requantizer")
-    tb.set_generic("VECTORS_FILE", str(vectors))
+    add_requantizer_vectors(lib, GENERATED / "requantizer_vectors.csv")
+
+
+def add_requantizer_vectors(lib, path: Path) -> None:
+    """Write the requantizer's vectors to path and point lib's tb_requantizer at them."""
+    write_requantizer_vectors(path)
+    lib.test_bench("tb_requantizer").set_generic("VECTORS_FILE", str(path))
 
 
 REQUANTIZER_KINDS = ("relu", "rounding", "saturation", "random")
@@ -263,15 +269,17 @@ def summarize(made: list, results) -> None:
     print(f"{'network':<22} {'topology':<18} {'bits':<10} {'vectors':>7} {'bit-exact':>9} "
           f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'MACs dsp/lut':>12} "
           f"{'axis/img':>8}")
+    def read_csv(path: Path) -> np.ndarray:
+        return np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+
     for ex, g in made:
         r = g.report
+        exp = read_csv(g.out / "vectors" / "expected.csv")   # logits..., class
         key = f"lib_{g.name}.tb_{g.name}.test_all_vectors"
         test = tests.get(key)
         exact, cyc = "not run", "-"
         if test is not None and (test.path / "results.csv").exists():
-            sim = np.loadtxt(test.path / "results.csv", delimiter=",", dtype=np.int64, ndmin=2)
-            exp = np.loadtxt(g.out / "vectors" / "expected.csv", delimiter=",",
-                             dtype=np.int64, ndmin=2)
+            sim = read_csv(test.path / "results.csv")
             n_out = exp.shape[1] - 1
             exact = "yes" if np.array_equal(sim[:, :n_out + 1], exp) else "NO"
             cyc = "/".join(str(c) for c in sorted(set(sim[:, n_out + 1])))
@@ -280,9 +288,7 @@ def summarize(made: list, results) -> None:
         axis = "-"
         test = tests.get(f"lib_{g.name}.tb_{g.name}_axis.test_back_to_back")
         if test is not None and (test.path / "results.csv").exists():
-            sim = np.loadtxt(test.path / "results.csv", delimiter=",", dtype=np.int64, ndmin=2)
-            exp = np.loadtxt(g.out / "vectors" / "expected.csv", delimiter=",",
-                             dtype=np.int64, ndmin=2)
+            sim = read_csv(test.path / "results.csv")
             if not np.array_equal(sim[:, :-1], exp):
                 exact = "NO"
             axis = "/".join(str(c) for c in sorted(set(sim[1:, -1]))) or "-"

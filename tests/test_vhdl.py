@@ -50,14 +50,8 @@ def design(tmp_path_factory) -> vg.Generated:
 
 def synthesizable_files(folder: Path) -> list[Path]:
     """Every .vhd a user adds to Vivado, in dependency order for plain ghdl -a."""
-    order = ["bram_mlp_pkg", "requantizer", "argmax", "input_buffer"]
-    files = sorted(folder.glob("*.vhd"))
-    rank = {p: (order.index(p.stem) if p.stem in order else
-                10 if p.stem.endswith("_pkg") else
-                15 if p.stem.endswith("_lut_mults") else
-                20 if p.stem.endswith(("_weights", "_layer")) else
-                30 if p.stem.endswith("_core") else 40) for p in files}
-    return sorted(files, key=lambda p: (rank[p], p.name))
+    import estimate
+    return estimate.synthesizable_files(folder)
 
 
 @pytest.fixture(scope="module")
