@@ -17,11 +17,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,6 @@ class Lab:
     wave_test: str                  # the check whose waveform the sheet shows
     wave_signals: list[str]         # VCD names (scope.signal), in display order
     seed: int = 11
-    extra: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -13,7 +13,6 @@ uint8 pixels), calibration = 256 training images (input codes) for the generator
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings

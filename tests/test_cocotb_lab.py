@@ -87,7 +87,7 @@ def lab_wiring(name: str, n_layers: int) -> str:
             f"              w_addr => l{k}_w_addr, w_data => l{k}_w_data,",
             f"              {out});",
         ]
-    lines += [f"  done <= l{last}_done;", f"end architecture wiring;", ""]
+    lines += [f"  done <= l{last}_done;", "end architecture wiring;", ""]
     return "\n".join(lines)
 
 
