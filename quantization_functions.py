@@ -4,6 +4,9 @@ Everything here follows the integer arithmetic contract of DESIGN.md:
 
     Wq[j,i] = saturate(round_half_away(W[j,i] / sw[j]), weight_bits)
     bq[j]   = round_half_away(b[j] / (sx * sw[j]))
+              sw[j] per layer, or per neuron in hidden layers (per_neuron=True); the last
+              layer always has one sw for all its neurons, so that its accumulators share
+              one scale and argmax ranks the classes as the float model does
     acc[j]  = bq[j] + sum_i Wq[j,i] * x[i]
     hidden: y[j] = min(2^act_bits - 1, (max(acc[j], 0) * M[j] + R) >> S[j]),  R = 2^(S-1) or 0
     last:   logits = acc; class = argmax (lowest index on ties);
@@ -319,6 +322,9 @@ def quantize_model(Ws: list[np.ndarray], bs: list[np.ndarray], *, input_scale: f
     """Quantize a float MLP following DESIGN.md.
 
     calibration: input codes (n, n_in) used to find each hidden layer's activation range.
+    per_neuron: one weight scale per neuron in the hidden layers; the last layer keeps one
+    scale for all its neurons (argmax over logits at different scales could pick another
+    class than the float model).
     """
     check_bits(weight_bits, "weight_bits")
     check_bits(act_bits, "act_bits")
@@ -335,12 +341,13 @@ def quantize_model(Ws: list[np.ndarray], bs: list[np.ndarray], *, input_scale: f
     for l, (W, b) in enumerate(zip(Ws, bs)):
         W = np.asarray(W, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64)
-        sw = weight_scale(W, weight_bits, encoding, frac_bits, per_neuron)
+        last = l == len(Ws) - 1
+        sw = weight_scale(W, weight_bits, encoding, frac_bits, per_neuron and not last)
         Wq.append(quantize_weights(W, sw, weight_bits))
         bq.append(quantize_bias(b, sx, sw))
         sws.append(sw)
         sxs.append(sx)
-        if l == len(Ws) - 1:
+        if last:
             break
         peak = float(float_acts[l].max()) if float_acts[l].size else 0.0
         if not peak > 0:

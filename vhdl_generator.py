@@ -562,7 +562,9 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--frac-bits", type=int, default=None, metavar="N",
                    help="fraction bits of the fixed encoding (weights step 2^-N)")
     g.add_argument("--per-neuron-scale", action="store_true",
-                   help="one weight scale per neuron instead of per layer (integer encoding)")
+                   help="one weight scale per neuron instead of per layer in the hidden layers "
+                        "(integer encoding); the last layer keeps one scale for all its "
+                        "neurons, so that the class ranks as in the float model")
     g.add_argument("--calibration", type=Path, default=None, metavar="X.npy",
                    help="input codes (n, n_inputs) to calibrate activation ranges "
                         "(default: the model's 'calibration' array, else random inputs)")

@@ -207,7 +207,8 @@ def test_quantize_model_integer_per_layer_weights():
 def test_quantize_model_per_neuron_scale_uses_row_max():
     W = np.array([[127 / 64, -0.5, 3 / 128],        # row max 127/64  -> sw0 = 1/64
                   [-5 / 256, 0.5, -127 / 128]])     # row max 127/128 -> sw1 = 1/128
-    q = qf.quantize_model([W], [np.zeros(2)], input_scale=1 / 255,
+    last = [np.ones((1, 2))], [np.zeros(1)]          # W is a hidden layer: per-neuron there
+    q = qf.quantize_model([W] + last[0], [np.zeros(2)] + last[1], input_scale=1 / 255,
                           calibration=np.zeros((1, 3)), per_neuron=True)
     sw = np.max(np.abs(W), axis=1) / 127
     assert sw.tolist() == [1 / 64, 1 / 128]
@@ -215,9 +216,36 @@ def test_quantize_model_per_neuron_scale_uses_row_max():
     # row 0: 127, -32, 1.5 -> 2 ; row 1: -2.5 -> -3, 64, -127
     assert q.W[0].tolist() == [[127, -32, 2], [-3, 64, -127]]
     # per layer, row 1 would have been quantized with 1/64: -1.25 -> -1, 32, -63.5 -> -64
-    q_layer = qf.quantize_model([W], [np.zeros(2)], input_scale=1 / 255,
+    q_layer = qf.quantize_model([W] + last[0], [np.zeros(2)] + last[1], input_scale=1 / 255,
                                 calibration=np.zeros((1, 3)), per_neuron=False)
     assert q_layer.W[0].tolist() == [[127, -32, 2], [-1, 32, -64]]
+
+
+def test_per_neuron_scale_leaves_the_last_layer_on_one_scale():
+    # issue 11: per-neuron scales in the last layer put the logits on different scales, and
+    # argmax over them picked class 1 here (hardware logits 113475 vs 129540) while the
+    # float model says class 0 (3.5 vs 2.4)
+    W = np.array([[1, 1, 1, .5], [.6, .6, .6, .6]])
+    X = np.full((1, 4), 255)
+    q = qf.quantize_model([W], [np.zeros(2)], input_scale=1 / 255, calibration=X,
+                          per_neuron=True)
+    assert q.sw[0].tolist() == [1 / 127, 1 / 127]
+    # 1 -> 127, .5 -> 63.5 -> 64, .6 -> 76.2 -> 76
+    assert q.W[0].tolist() == [[127, 127, 127, 64], [76, 76, 76, 76]]
+    logits, classes = qf.reference_forward(q, X)
+    assert logits.tolist() == [[255 * 445, 255 * 304]]
+    float_logits = qf.float_forward([W], [np.zeros(2)], X / 255)[-1]
+    assert float_logits.round(6).tolist() == [[3.5, 2.4]]
+    assert classes.tolist() == [0] == np.argmax(float_logits, axis=1).tolist()
+
+
+def test_per_neuron_scale_applies_to_hidden_layers():
+    W0 = np.array([[2.0, -1.0], [0.5, 0.25]])           # row peaks 2 and 0.5
+    W1 = np.array([[1.0, -0.5], [0.1, 0.2]])            # row peaks 1 and 0.2
+    q = qf.quantize_model([W0, W1], [np.zeros(2), np.zeros(2)], input_scale=1 / 255,
+                          calibration=np.full((1, 2), 255), per_neuron=True)
+    assert q.sw[0].tolist() == [2 / 127, 0.5 / 127]     # hidden: one scale per neuron
+    assert q.sw[1].tolist() == [1 / 127, 1 / 127]       # last: the layer's peak for all
 
 
 def test_quantize_model_bias_rounds_half_away_on_accumulator_scale():

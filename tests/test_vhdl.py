@@ -239,3 +239,19 @@ def test_model_mode_rejects_inputs_out_of_range(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and "X.npy" in lines[0]
     assert "0..255" in lines[0]
     assert not (tmp_path / "R.npz").exists()
+
+
+def test_per_neuron_scale_gives_the_float_models_class_in_ghdl(tmp_path):
+    """Issue 11: with --per-neuron-scale the last layer's logits were on different scales
+    and the hardware said class 1 (113475 vs 129540) where the float model says 0 (3.5 vs
+    2.4); the last layer now keeps one scale."""
+    np.savez(tmp_path / "pn.npz", W0=np.array([[1, 1, 1, .5], [.6, .6, .6, .6]]),
+             b0=np.zeros(2))
+    np.save(tmp_path / "X.npy", np.full((1, 4), 255, dtype=np.uint8))
+    r = run([sys.executable, "vunit_run.py", "--model", str(tmp_path / "pn.npz"),
+             "--inputs", str(tmp_path / "X.npy"), "--results", str(tmp_path / "R.npz"),
+             "--per-neuron-scale"])
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    with np.load(tmp_path / "R.npz", allow_pickle=False) as res:
+        assert res["classes"].tolist() == [0]
+        assert res["logits"].tolist() == [[255 * 445, 255 * 304]]
