@@ -127,37 +127,63 @@ def read_float_model(path: str | Path) -> FloatModel:
                              f"got {input_scale}")
     calibration = None
     if "calibration" in keys:
-        # only the shape here: vhdl_generator.quantize checks the range against --input-bits
+        # the shape and the grid here: vhdl_generator.quantize checks the range against
+        # --input-bits
         calibration = check_input_codes(data["calibration"], Ws[0].shape[1], 16,
-                                        f"{path}: 'calibration'")
+                                        f"{path}: 'calibration'", input_scale)
     return FloatModel(W=Ws, b=bs, input_scale=input_scale, calibration=calibration,
                       source=str(path))
 
 
-def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str) -> np.ndarray:
-    """Check an array of input codes (n, n_inputs), unsigned input_bits each; return int64."""
+DEFAULT_INPUT_SCALE = 1.0 / 255.0
+GRID_TOLERANCE = 1e-6   # of a code step: how far a scaled float may lie off the code grid
+
+
+def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str,
+                      input_scale: float = DEFAULT_INPUT_SCALE) -> np.ndarray:
+    """Input images (n, n_inputs) -> input codes, int64, checked. One rule everywhere:
+    an integer array holds input codes (unsigned, input_bits each, e.g. uint8 pixels); a
+    float array holds the scaled values the network was trained on, and code =
+    rint(x / input_scale), refused if a value lies off that grid (by more than 1e-6 of a
+    code step, plus the float type's own rounding) or outside the codes' range."""
     X = np.asarray(X)
     if X.dtype.kind not in "iuf" or X.dtype == np.bool_:
-        raise InputError(f"{where}: input codes must be integers, got dtype {X.dtype}")
+        raise InputError(f"{where}: input images must be integer codes (e.g. uint8 pixels) "
+                         f"or scaled floats, got dtype {X.dtype}")
     if X.ndim == 1 and X.size == n_inputs:
         X = X[None, :]
     if X.ndim != 2 or X.shape[1] != n_inputs:
         raise InputError(f"{where}: must have shape (n_images, {n_inputs}), got {X.shape}")
     if X.shape[0] == 0:
         raise InputError(f"{where}: holds no images")
-    if X.dtype.kind == "f":
-        if not np.all(np.isfinite(X)) or np.any(X != np.round(X)):
-            raise InputError(f"{where}: input codes must be whole numbers "
-                             "(e.g. uint8 pixels 0..255), got fractions or NaN")
     hi = (1 << input_bits) - 1
+    if X.dtype.kind == "f":
+        if not np.all(np.isfinite(X)):
+            raise InputError(f"{where}: holds NaN or Inf")
+        codes = X.astype(np.float64) / input_scale
+        nearest = np.rint(codes)
+        tolerance = GRID_TOLERANCE + 4 * np.finfo(X.dtype).eps * np.abs(nearest)
+        off = np.abs(codes - nearest) > tolerance
+        outside = (nearest < 0) | (nearest > hi)
+        if off.any() or outside.any():
+            bad = float(X[off | outside].flat[0])
+            why = "off the code grid" if off.any() else "out of range"
+            raise InputError(
+                f"{where}: floats are read as scaled inputs (code x {input_scale:g}, 0.0.."
+                f"{hi * input_scale:g}); {int((off | outside).sum())} values are {why} "
+                f"(e.g. {bad:g}): pass integer codes (e.g. uint8 pixels 0..{hi}) or the "
+                "scaled floats the network was trained on")
+        X = nearest
     if X.min() < 0 or X.max() > hi:
         raise InputError(f"{where}: input codes must be in 0..{hi} ({input_bits}-bit "
                          f"unsigned), got {X.min()}..{X.max()}")
     return X.astype(np.int64)
 
 
-def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8) -> np.ndarray:
-    """Read X.npy (or an .npz with key X or inputs) of input codes."""
+def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8,
+                     input_scale: float = DEFAULT_INPUT_SCALE) -> np.ndarray:
+    """Read X.npy (or an .npz with key X or inputs) of input images: integer codes or
+    scaled floats (see check_input_codes)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -176,15 +202,15 @@ def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8) -> np
                 data = data[key]
             except ValueError:
                 raise InputError(f"{path}: '{key}' holds Python objects (pickled)") from None
-    return check_input_codes(data, n_inputs, input_bits, str(path))
+    return check_input_codes(data, n_inputs, input_bits, str(path), input_scale)
 
 
 def read_test_input(path: str | Path, input_bits: int = 8,
-                    input_scale: float = 1.0 / 255.0) -> tuple[np.ndarray, int | None]:
+                    input_scale: float = DEFAULT_INPUT_SCALE) -> tuple[np.ndarray, int | None]:
     """One test image as the original lab saves it: an .npz with `input` (shape (n,) or
     (1, n)) and optionally `label`. `input` holds codes as integers (e.g. uint8 pixels) or,
     as floats, the scaled inputs the network was trained on (pixels / 255, 0.0 .. 1.0),
-    which become codes with round(x / input_scale).
+    which become codes with rint(x / input_scale) (see check_input_codes).
     Returns (codes int64 (n,), label or None)."""
     path = Path(path)
     data = _load_npz(path)
@@ -197,17 +223,7 @@ def read_test_input(path: str | Path, input_bits: int = 8,
     if x.ndim != 1 or x.size == 0:
         raise InputError(f"{path}: 'input' must be one image, shape (n,) or (1, n), got "
                          f"{np.asarray(data['input']).shape}")
-    if x.dtype.kind == "f":   # the scaled floats the network was trained on -> codes
-        if not np.all(np.isfinite(x)):
-            raise InputError(f"{path}: 'input' holds NaN or Inf")
-        hi = ((1 << input_bits) - 1) * input_scale
-        if x.min() < 0 or x.max() > hi * (1 + 1e-6):
-            raise InputError(f"{path}: 'input' holds floats in {x.min():g}..{x.max():g}; "
-                             f"floats are read as scaled inputs in 0..{hi:g} (code x "
-                             f"{input_scale:g}): save codes (e.g. pixels 0..255) as integers")
-        from quantization_functions import round_half_away
-        x = round_half_away(x / input_scale)
-    codes = check_input_codes(x, x.size, input_bits, f"{path}: 'input'")[0]
+    codes = check_input_codes(x, x.size, input_bits, f"{path}: 'input'", input_scale)[0]
     label = None
     if "label" in data:
         lab = np.asarray(data["label"]).reshape(-1)

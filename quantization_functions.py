@@ -302,6 +302,29 @@ def reference_forward(q: QuantizedModel, X: np.ndarray) -> tuple[np.ndarray, np.
     return logits, classes
 
 
+# --------------------------------------------------------------------------- what is lost
+def quantization_loss(Ws: list[np.ndarray], bs: list[np.ndarray],
+                      q: QuantizedModel) -> list[dict]:
+    """Per layer, how much of the float model survives quantization:
+    zero_weight_share: share of all weights that are 0 as integers; lost_weight_share:
+    share of the weights that are not 0 in the float model but quantize to 0;
+    bias_max_rel_error: largest |bq * sx * sw - b| / |b| over the non-zero biases."""
+    out = []
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        Wq, bq = q.W[l], q.b[l]
+        nonzero = W != 0
+        lost = float((Wq[nonzero] == 0).mean()) if nonzero.any() else 0.0
+        rel = 0.0
+        if q.sw and q.sx and np.any(b != 0):
+            back = bq * q.sx[l] * np.asarray(q.sw[l])
+            rel = float(np.max(np.abs(back - b)[b != 0] / np.abs(b[b != 0])))
+        out.append({"zero_weight_share": round(float((Wq == 0).mean()), 6),
+                    "lost_weight_share": round(lost, 6),
+                    "bias_max_rel_error": round(rel, 6)})
+    return out
+
+
 # --------------------------------------------------------------------------- float -> int
 def float_forward(Ws: list[np.ndarray], bs: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
     """Float model; returns the activations of every layer (ReLU on hidden layers)."""

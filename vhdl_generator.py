@@ -29,6 +29,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget
+# LUTs of one LUT multiplier, per weight bit x input bit: 101 LUT multipliers of 8 x 8 bits
+# cost about 13,400 LUT in the Yosys estimate of 784->256->10 (README, Estimate), 2 per bit
+LUTS_PER_LUT_MULT_BIT = 2
 from model_files import (FloatModel, InputError, OneLineArgumentParser, check_input_codes,
                          read_float_model, read_input_codes, read_test_input)
 
@@ -218,9 +221,11 @@ def plan_hardware(q: qf.QuantizedModel, opts: Options) -> list[LayerHardware]:
     return plan
 
 
-def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) -> dict:
+def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options,
+                 model: FloatModel | None = None) -> dict:
     layers = []
     plan = plan_hardware(q, opts)
+    loss = qf.quantization_loss(model.W, model.b, q) if model is not None else None
     for l, hw in enumerate(plan):
         n_out, n_in = q.W[l].shape
         lo, hi = q.acc_range(l)
@@ -238,8 +243,12 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
             "dsp_macs": hw.n_dsp,
             "lut_macs": n_out - hw.n_dsp,
             "requant_multipliers": 1 if l < q.n_layers - 1 else 0,
+            # what quantization lost (None when generated from integers)
+            **(loss[l] if loss is not None else {"zero_weight_share": None,
+                                                 "lost_weight_share": None,
+                                                 "bias_max_rel_error": None}),
         })
-    return {
+    report = {
         "tool": f"bram-mlp {VERSION}", "name": name, "source": source,
         "topology": q.topology, "encoding": q.encoding,
         "frac_bits": opts.frac_bits, "per_neuron_scale": opts.per_neuron_scale,
@@ -266,6 +275,63 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options) ->
                  # clock after done, unless sending the result (one beat per clock) is slower
                  "image_period_cycles": max(predicted_latency(q) + 1, q.topology[-1] + 1)},
     }
+    report["capacity"] = capacity_check(report)
+    return report
+
+
+def capacity_check(report: dict) -> dict:
+    """The generator's own count of what the design needs against what the --part has:
+    RAMB18 (weights ROMs + input buffer), DSP48E1 (the multiply-accumulates placed in DSP
+    blocks + the requantizers' multipliers), and a rough LUT count of the LUT multipliers.
+    Not an estimate of the whole design (estimate.py gives that): a quick early warning."""
+    part = PARTS[report["part"]]
+    buf = report["input_buffer"]
+    ramb18 = report["totals"]["ramb18"] + ramb18_per_rom(buf["depth"], buf["width"])
+    dsp = report["totals"]["dsp_macs"] + sum(x["requant_multipliers"] for x in report["layers"])
+    lut = sum(x["lut_macs"] * LUTS_PER_LUT_MULT_BIT * report["weight_bits"] * x["input_bits"]
+              for x in report["layers"])
+    need = {"RAMB18": ramb18, "DSP48E1": dsp, "LUT_multipliers_LUT": lut}
+    have = {"RAMB18": part["RAMB18"], "DSP48E1": part["DSP48E1"],
+            "LUT_multipliers_LUT": part["LUT"]}
+    return {"part": report["part"], "needs": need, "has": have,
+            "over": [k for k in need if need[k] > have[k]]}
+
+
+LOST_WEIGHTS_WARNING = 0.5   # warn when more than half of a layer's weights quantize to 0
+
+
+def collapse_warning(report: dict) -> str | None:
+    """One warning line when most of a layer's (non-zero float) weights quantize to 0."""
+    bad = [x for x in report["layers"]
+           if (x["lost_weight_share"] or 0) > LOST_WEIGHTS_WARNING]
+    if not bad:
+        return None
+    where = ", ".join(f"layer {x['layer']} {100 * x['lost_weight_share']:.0f}%" for x in bad)
+    if report["encoding"] == "fixed":
+        advice = (f"more --frac-bits (now {report['frac_bits']}) or the integer encoding, "
+                  "whose scale follows the weights")
+    else:
+        advice = (f"more --weight-bits (now {report['weight_bits']}) or --per-neuron-scale"
+                  if not report["per_neuron_scale"] else
+                  f"more --weight-bits (now {report['weight_bits']})")
+    return (f"warning: {report['name']}: most weights quantize to 0 ({where} of the "
+            f"non-zero weights): the network has lost most of what it learned; use {advice} "
+            "(report.json: lost_weight_share per layer)")
+
+
+def capacity_warning(report: dict) -> str | None:
+    """One warning line when the design needs more than the part has, else None."""
+    cap = report["capacity"]
+    if not cap["over"]:
+        return None
+    what = {"RAMB18": "RAMB18 (weights ROMs and input buffer)",
+            "DSP48E1": "DSP48E1 (multiply-accumulates and requantizers)",
+            "LUT_multipliers_LUT": "LUT for its LUT multipliers alone (about)"}
+    parts = [f"{cap['needs'][k]} {what[k]}, the part has {cap['has'][k]}" for k in cap["over"]]
+    return (f"warning: {report['name']} does not fit the {cap['part']}: it needs "
+            + "; ".join(parts) + ". The files are written and simulate, but will not build "
+            "on this part: use fewer neurons or weight bits, another --neurons-per-rom or "
+            "--dsp-budget, or a bigger --part")
 
 
 # --------------------------------------------------------------------------- render
@@ -390,7 +456,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(q.W[l], q.weight_bits,
                                                             f"{name} layer {l} weights")
 
-    report = build_report(q, name, source, opts)
+    report = build_report(q, name, source, opts, model)
     report["vectors"] = int(len(vectors))
     files["report.json"] = json.dumps(report, indent=2) + "\n"
     import io
@@ -540,11 +606,15 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     if vectors is None:
         vectors = default_vectors(q.topology[0], q.input_bits)
     else:
-        vectors = check_input_codes(vectors, q.topology[0], q.input_bits, "test vectors")
+        scale = q.sx[0] if q.sx else getattr(model, "input_scale", 1.0 / 255.0)
+        vectors = check_input_codes(vectors, q.topology[0], q.input_bits, "test vectors", scale)
     files = render_design(q, name, source, opts, vectors, float_model)
     write_tree(files, targets)
-    return Generated(out=out_dir, coe=coe_dir, name=name, q=q,
-                     report=json.loads(files["report.json"]))
+    report = json.loads(files["report.json"])
+    for warning in (collapse_warning(report), capacity_warning(report)):
+        if warning:
+            log(warning)
+    return Generated(out=out_dir, coe=coe_dir, name=name, q=q, report=report)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -566,7 +636,8 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "(integer encoding); the last layer keeps one scale for all its "
                         "neurons, so that the class ranks as in the float model")
     g.add_argument("--calibration", type=Path, default=None, metavar="X.npy",
-                   help="input codes (n, n_inputs) to calibrate activation ranges "
+                   help="input images (n, n_inputs) to calibrate activation ranges: integer "
+                        "codes or scaled floats, as for --vectors "
                         "(default: the model's 'calibration' array, else random inputs)")
     g.add_argument("--name", default=None,
                    help="VHDL name prefix of the design (default: from the model file name)")
@@ -628,7 +699,8 @@ def generate_from_args(args: argparse.Namespace, vectors: np.ndarray | None = No
     model = read_float_model(args.model)
     calibration = None
     if args.calibration is not None:
-        calibration = read_input_codes(args.calibration, model.W[0].shape[1], opts.input_bits)
+        calibration = read_input_codes(args.calibration, model.W[0].shape[1], opts.input_bits,
+                                       model.input_scale)
     name = args.name if args.name is not None else default_name(Path(args.model))
     return generate(model, out=out if out is not None else args.out, name=name, opts=opts,
                     calibration=calibration, vectors=vectors, source=str(args.model), log=log)
@@ -646,7 +718,9 @@ def main(argv: list[str] | None = None) -> int:
                         "hdl/generated/<name>/ and coe/<name>/)")
     p.add_argument("--vectors", type=Path, default=None, metavar="X.npy",
                    help=f"test inputs for the testbench (default: {DEFAULT_VECTORS} "
-                        "generated vectors)")
+                        "generated vectors): integer codes (uint8 pixels), or floats read as "
+                        "the scaled inputs, code = x / input_scale, which must lie on that "
+                        "grid")
     p.add_argument("--estimate", action="store_true",
                    help="afterwards estimate the FPGA resources with GHDL + Yosys (needs "
                         "--out; writes DIR/estimate.json and prints a table; see estimate.py)")
@@ -678,7 +752,8 @@ def main(argv: list[str] | None = None) -> int:
         vectors = None
         if args.vectors is not None:
             model = read_float_model(args.model)
-            vectors = read_input_codes(args.vectors, model.W[0].shape[1], args.input_bits)
+            vectors = read_input_codes(args.vectors, model.W[0].shape[1], args.input_bits,
+                                       model.input_scale)
         g = generate_from_args(args, vectors)
         print_summary(g)
         if args.estimate:

@@ -45,7 +45,9 @@ def own_parser() -> argparse.ArgumentParser:
     m = p.add_argument_group("run your own inputs through the simulated hardware")
     m.add_argument("--model", type=Path, help="float model .npz")
     m.add_argument("--inputs", type=Path, metavar="X.npy",
-                   help="input codes, integer array (n_images, n_inputs), uint8 pixels by default")
+                   help="input images (n_images, n_inputs): integer codes (uint8 pixels by "
+                        "default) or the scaled floats the network was trained on "
+                        "(code = x / input_scale, e.g. pixels / 255)")
     m.add_argument("--results", type=Path, metavar="R.npz",
                    help="where to write logits (n, n_out), classes (n,), cycles (n,)")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -79,20 +81,22 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         raise InputError(f"{args.results}: the results file must end in .npz")
     opts = vg.options_from_args(args)  # checks --name and the bit widths too
     model = read_float_model(args.model)
-    X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits)
+    X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits, model.input_scale)
     out = args.out
     if out is None:
         tmp_design = Path(tempfile.mkdtemp(prefix="bram_mlp_design_"))
         out = tmp_design / "design"
+    problems: list[str] = []
     try:
         print(f"generating {args.model} into {out} ({len(X)} input rows)")
         g = vg.generate_from_args(args, vectors=X, out=out)
-        sim = simulate_generated(g, X, vunit_argv)
+        sim = simulate_generated(g, X, vunit_argv, problems)
     finally:
         if args.out is None:
             shutil.rmtree(tmp_design, ignore_errors=True)
     if sim is None:
-        print("error: the simulation did not finish; see the log above", file=sys.stderr)
+        for line in problems or ["error: the simulation did not finish; see the log above"]:
+            print(line, file=sys.stderr)
         return 1
     args.results.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.results, **sim)
@@ -106,12 +110,14 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     return 0 if same else 1
 
 
-def simulate_generated(g: vg.Generated, X: np.ndarray,
-                       vunit_argv: list[str] | None = None) -> dict[str, np.ndarray] | None:
+def simulate_generated(g: vg.Generated, X: np.ndarray, vunit_argv: list[str] | None = None,
+                       problems: list[str] | None = None) -> dict[str, np.ndarray] | None:
     """Run the rows of X (input codes) through the generated design in GHDL.
 
     Returns {"logits": (n, n_out), "classes": (n,), "cycles": (n,)} as the testbench
-    measured them, or None if a simulation did not finish. Python API of --model mode."""
+    measured them, or None if a simulation did not finish; then `problems` (if given) gets
+    one error line per simulation that crashed without a message. Python API of --model
+    mode."""
     vunit_argv = list(vunit_argv or [])
     # a private VUnit output folder: a library of the same name compiled from another
     # folder (e.g. the example of the same name) must never mix into this run
@@ -136,17 +142,21 @@ def simulate_generated(g: vg.Generated, X: np.ndarray,
                 "WATCHDOG_CLOCKS": watchdog_clocks(g.report, len(rows))})
         quiet_warnings(vu)
         outcome: dict = {}
+        crashes: list[str] = []
 
         def post_run(results) -> None:
             for key, test in results.get_report().tests.items():
                 if test_status(test) == "passed":
                     outcome[key.split(".")[2]] = test.path / "results.csv"
+            crashes.extend(silent_stops(results))
 
         try:
             vu.main(post_run=post_run)
         except SystemExit:
             pass  # VUnit always exits; the outcome says what passed
         if any(c not in outcome for c in chunks):
+            if problems is not None:
+                problems.extend(crashes)
             return None
         sim = np.vstack([np.loadtxt(outcome[c], delimiter=",", dtype=np.int64, ndmin=2)
                          for c in chunks])
@@ -157,8 +167,47 @@ def simulate_generated(g: vg.Generated, X: np.ndarray,
 
 
 # --------------------------------------------------------------------------- VUnit set-up
+def raise_stack_limit() -> int:
+    """Give the simulator processes all the stack the system allows (the soft limit up to
+    the hard one; children inherit it). GHDL keeps a design's large constants (the weights
+    ROMs) on the stack: 784->4096->10 needs more than the usual 8 MB, and GHDL then dies of
+    a segmentation fault without a word. Returns the soft limit in bytes (-1: unlimited)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return -1 if soft == resource.RLIM_INFINITY else soft
+
+
+def silent_stops(results) -> list[str]:
+    """Tests that failed without any message from the testbench or GHDL: the simulator
+    crashed (a segmentation fault, most often the stack). One line each, with the reason."""
+    lines = []
+    for key, test in results.get_report().tests.items():
+        if test_status(test) != "failed":
+            continue
+        try:
+            text = (test.path / "output.txt").read_text(errors="replace").lower()
+        except OSError:
+            text = ""
+        if any(word in text for word in ("error", "failure", "failed", "fatal")):
+            continue  # the bench or GHDL said why
+        limit = raise_stack_limit()
+        have = "unlimited" if limit < 0 else f"{limit // 1024} KB"
+        lines.append(f"error: {key}: GHDL stopped without a message (a crash: most often the "
+                     f"stack, whose limit is {have}; a large design needs more: run "
+                     "`ulimit -s unlimited` in this shell, or raise the hard limit, and "
+                     "try again)")
+    return lines
+
+
 def make_vunit(argv: list[str], output_path: Path | None = None):
     from vunit import VUnit
+    raise_stack_limit()
     if output_path is not None and "-o" not in argv and "--output-path" not in argv:
         argv = ["--output-path", str(output_path)] + argv
     vu = VUnit.from_argv(argv=argv, compile_builtins=False)
@@ -337,7 +386,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.wave:
         print("waveforms: vunit_out/test_output/<test>/ghdl/wave.vcd (open with gtkwave)")
     try:
-        vu.main(post_run=lambda results: summarize(made, results))
+        def post_run(results) -> None:
+            summarize(made, results)
+            for line in silent_stops(results):
+                print(line, file=sys.stderr)
+
+        vu.main(post_run=post_run)
     except SystemExit as exc:
         return exc.code or 0
     return 0

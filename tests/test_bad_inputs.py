@@ -299,3 +299,128 @@ def test_lab_single_layer_w_alone(write_model, out):
     with np.load(out / "quantized.npz", allow_pickle=False) as q:
         assert q["b0"].tolist() == [0]                       # no bias: zero
         assert q["W0"].tolist() == [[38, -127, 32, 0]]       # sw = 1/127: 38.1 -> 38, 31.75 -> 32
+
+
+# --------------------------------------------------------------------------- warnings (issue 11)
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under root, by relative path: a user's files before / after."""
+    import hashlib
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def assert_one_warning(res: subprocess.CompletedProcess, *words: str) -> str:
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    warnings = [x for x in (res.stdout + res.stderr).splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 1, res.stdout + res.stderr
+    for word in words:
+        assert word in warnings[0], f"{word!r} not in: {warnings[0]}"
+    return warnings[0]
+
+
+@pytest.mark.parametrize("sizes, args, words", [
+    # 300 multiply-accumulates in DSP blocks on a part with 220
+    ((10, 300), ("--dsp-budget", "300"), ("300 DSP48E1", "has 220", "xc7z020")),
+    # one ROM per neuron: 130 RAMB18 + the input buffer on a part with 120
+    ((784, 130), ("--neurons-per-rom", "1", "--part", "xc7z010"),
+     ("131 RAMB18", "has 120", "xc7z010")),
+])
+def test_design_that_does_not_fit_the_part_warns(write_model, tmp_path, out, sizes, args, words):
+    model = write_model("big.npz", **small_net(np.random.default_rng(3), sizes))
+    before = tree_hashes(tmp_path)
+    res = run_generator(model, out, *args)
+    assert_one_warning(res, *words)
+    report = json.loads((out / "report.json").read_text())
+    assert report["capacity"]["over"] == [words[0].split()[1]]
+    after = tree_hashes(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert (out / "big_top.vhd").is_file()
+
+
+def test_design_that_fits_does_not_warn(good_model, out):
+    res = run_generator(good_model, out)
+    assert res.returncode == 0 and "warning:" not in res.stdout + res.stderr
+    assert json.loads((out / "report.json").read_text())["capacity"]["over"] == []
+
+
+def test_weights_that_quantize_to_nothing_warn(write_model, tmp_path, out):
+    """1e-6 weights in fixed point Q.6: every weight is 0, and the tool said nothing."""
+    arrays = {k: v * 1e-6 for k, v in small_net(np.random.default_rng(5)).items()}
+    model = write_model("tiny.npz", **arrays)
+    before = tree_hashes(tmp_path)
+    res = run_generator(model, out, "--encoding", "fixed", "--frac-bits", "6")
+    assert_one_warning(res, "layer 0 100%", "layer 1 100%", "--frac-bits")
+    report = json.loads((out / "report.json").read_text())
+    assert [x["zero_weight_share"] for x in report["layers"]] == [1.0, 1.0]
+    assert [x["lost_weight_share"] for x in report["layers"]] == [1.0, 1.0]
+    assert report["layers"][0]["bias_max_rel_error"] == 1.0      # every bias became 0
+    after = tree_hashes(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
+def test_two_bit_weights_mostly_zero_warn(write_model, out):
+    """2 bits: codes -1, 0, 1 with sw = max|W|, so every weight under half the largest is
+    0; one large weight per layer makes that almost all of them."""
+    rng = np.random.default_rng(6)
+    arrays = small_net(rng, (40, 8, 3))
+    for l in range(2):
+        arrays[f"W{l}"].flat[0] = 10.0
+    model = write_model("w2.npz", **arrays)
+    res = run_generator(model, out, "--weight-bits", "2")
+    line = assert_one_warning(res, "--weight-bits (now 2)")
+    report = json.loads((out / "report.json").read_text())
+    with np.load(model) as src, np.load(out / "quantized.npz") as q:
+        for l in range(2):
+            lost = np.mean(q[f"W{l}"][src[f"W{l}"] != 0] == 0)
+            assert lost > 0.9 and report["layers"][l]["lost_weight_share"] == round(lost, 6)
+            assert f"layer {l} {100 * lost:.0f}%" in line
+
+
+def test_eight_bit_weights_do_not_warn(good_model, out):
+    res = run_generator(good_model, out)
+    report = json.loads((out / "report.json").read_text())
+    assert "warning:" not in res.stdout + res.stderr
+    assert all(x["lost_weight_share"] < 0.1 for x in report["layers"])
+
+
+# --------------------------------------------------------------------------- floats as inputs
+def test_scaled_float_vectors_become_codes(good_model, tmp_path, out):
+    """0.0 / 1.0 are black and white (codes 0 and 255), not the codes 0 and 1."""
+    X = np.array([[0.0, 1.0, 1.0, 0.0, 128 / 255]], dtype=np.float32)
+    np.save(tmp_path / "X.npy", X)
+    res = run_generator(good_model, out, "--vectors", tmp_path / "X.npy")
+    assert res.returncode == 0, res.stderr
+    assert (out / "vectors" / "inputs.csv").read_text() == "0,255,255,0,128\n"
+
+
+@pytest.mark.parametrize("values, why", [
+    ([0.0, 0.5, 1.0, 0.25, 0.0], "off the code grid"),     # 0.5 * 255 = 127.5
+    ([0.0, 1.0, 2.0, 0.0, 0.0], "out of range"),           # 2.0 * 255 = 510
+])
+def test_floats_off_the_grid_are_refused(good_model, tmp_path, out, values, why):
+    np.save(tmp_path / "X.npy", np.array([values]))
+    before = tree_hashes(tmp_path)
+    line = assert_clean_failure(run_generator(good_model, out, "--vectors", tmp_path / "X.npy"),
+                                out, "X.npy", why, "integer codes", "scaled floats")
+    assert "0..255" in line
+    assert tree_hashes(tmp_path) == before
+
+
+def test_float_calibration_off_the_grid_is_refused(good_model, tmp_path, out):
+    np.save(tmp_path / "C.npy", np.full((3, 5), 0.3))     # 76.5
+    assert_clean_failure(run_generator(good_model, out, "--calibration", tmp_path / "C.npy"),
+                         out, "C.npy", "off the code grid")
+
+
+def test_model_mode_refuses_floats_off_the_grid_before_simulating(good_model, tmp_path):
+    np.save(tmp_path / "X.npy", np.full((2, 5), 0.3))
+    before = tree_hashes(tmp_path)
+    res = subprocess.run([sys.executable, str(PROJECT / "vunit_run.py"), "--model",
+                          str(good_model), "--inputs", str(tmp_path / "X.npy"), "--results",
+                          str(tmp_path / "R.npz")], cwd=PROJECT, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stdout + res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "off the code grid" in lines[0]
+    assert tree_hashes(tmp_path) == before

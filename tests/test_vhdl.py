@@ -255,3 +255,45 @@ def test_per_neuron_scale_gives_the_float_models_class_in_ghdl(tmp_path):
     with np.load(tmp_path / "R.npz", allow_pickle=False) as res:
         assert res["classes"].tolist() == [0]
         assert res["logits"].tolist() == [[255 * 445, 255 * 304]]
+
+
+def _small_stack(soft: int, hard: int | None):
+    """preexec_fn: run the child with a stack limit of `soft` bytes (hard: as it was)."""
+    import resource
+
+    def apply() -> None:
+        _, old_hard = resource.getrlimit(resource.RLIMIT_STACK)
+        resource.setrlimit(resource.RLIMIT_STACK, (soft, old_hard if hard is None else hard))
+    return apply
+
+
+def _run_model_mode(tmp_path: Path, preexec) -> subprocess.CompletedProcess:
+    model = save_model(tmp_path / "net.npz", [5, 3, 2], 21)
+    np.save(tmp_path / "X.npy", np.full((2, 5), 200, dtype=np.uint8))
+    return subprocess.run(
+        [sys.executable, "vunit_run.py", "--model", str(model), "--inputs",
+         str(tmp_path / "X.npy"), "--results", str(tmp_path / "R.npz")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, preexec_fn=preexec)
+
+
+STACK_TOO_SMALL = 256 * 1024   # GHDL 2.0 mcode dies of a segfault below this, any design
+
+
+def test_simulator_gets_all_the_stack_it_may_have(tmp_path):
+    """Issue 11: large designs (784->4096->10) crashed GHDL at the usual 8 MB stack; the
+    simulator now gets the hard limit. Provoked here with a 256 KB soft limit."""
+    r = _run_model_mode(tmp_path, _small_stack(STACK_TOO_SMALL, None))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert (tmp_path / "R.npz").exists()
+
+
+def test_simulator_crash_is_reported_with_its_reason(tmp_path):
+    """When the stack cannot be raised, the crash (GHDL says nothing) is named: one error
+    line that says it is probably the stack and what to do."""
+    r = _run_model_mode(tmp_path, _small_stack(STACK_TOO_SMALL, STACK_TOO_SMALL))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stdout + r.stderr
+    errors = [x for x in r.stderr.splitlines() if "error:" in x]
+    assert len(errors) == 1, r.stderr
+    assert "stack" in errors[0] and "256 KB" in errors[0] and "ulimit -s unlimited" in errors[0]
+    assert not (tmp_path / "R.npz").exists()
