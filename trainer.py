@@ -128,10 +128,25 @@ def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
     return written
 
 
+def export_test_split(ds: Dataset, network: str, folder: Path) -> tuple[Path, Path]:
+    """The test split as the files vunit_run.py --inputs / --labels take: X.npy (uint8
+    input codes, (n, n_inputs)) and y.npy (int64 labels as the network answers them: for
+    the "1" network 1 = "is a 0"). Written atomically; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "X.npy", folder / "y.npy"
+    for path, array in zip(paths, (ds.x_test.astype(np.uint8),
+                                   labels_for(network, ds.y_test).astype(np.int64))):
+        tmp = path.with_name(path.name + ".tmp.npy")
+        np.save(tmp, array)
+        tmp.replace(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     p = OneLineArgumentParser(prog="trainer.py", description=__doc__.splitlines()[0])
     p.add_argument("--network", choices=list(NETWORKS), default="10",
-                   help='"1": is it a 0?; "10": one neuron per digit; "256+10" (default 10)')
+                   help='"1": one neuron, is it a 0?; "10": one neuron per digit; "256+10": '
+                        '256 ReLU neurons, then 10 (default 10)')
     p.add_argument("--data", default=None, metavar="mnist|digits|DIR",
                    help="data source (default: MNIST_DIR, then tensorflow-datasets, then "
                         "the 8x8 digits)")
@@ -141,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="also export the first N test images to OUT/samples/ as the lab's "
                         "sample .npz (input, label) and test-input .coe (default 0)")
+    p.add_argument("--export-test", type=Path, default=None, metavar="DIR",
+                   help="also write the test split to DIR/X.npy (uint8 input codes) and "
+                        "DIR/y.npy (labels), for vunit_run.py --inputs DIR/X.npy --labels "
+                        "DIR/y.npy")
     args = p.parse_args(argv)
     try:
         if args.iterations < 1:
@@ -157,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / model_filename(args.network, ds)
     save_model(t.model, path)
     print(f"wrote {path}")
+    if args.export_test is not None:
+        x_path, y_path = export_test_split(ds, args.network, args.export_test)
+        print(f"wrote {len(ds.x_test)} test images to {x_path} (input codes) and {y_path} "
+              "(labels)")
     if args.samples:
         coes = export_samples(ds, args.out / "samples", args.samples)
         print(f"wrote {len(coes)} test images (.npz + .coe) to {args.out / 'samples'}")

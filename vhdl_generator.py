@@ -766,14 +766,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def print_summary(g: Generated) -> None:
     r = g.report
     t = r["totals"]
+    n_requant = sum(x["requant_multipliers"] for x in r["layers"])
+    requant = (f", {plural(n_requant, 'requantizer')} (one per hidden layer)"
+               if n_requant else "")
     print(f"{g.name}: {' -> '.join(map(str, r['topology']))}, {r['weight_bits']}-bit weights, "
           f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "
           f"{t['roms']} ROM{'s' if t['roms'] != 1 else ''} / {t['ramb18']} RAMB18, "
-          f"{t['multipliers']} multipliers ({t['dsp_macs']} multiply-accumulates in DSP "
-          f"blocks, {t['lut_macs']} in LUTs)")
+          f"{plural(t['multipliers'], 'multiplier')}: {t['dsp_macs']} "
+          f"multiply-accumulate{'s' if t['dsp_macs'] != 1 else ''} in DSP blocks, "
+          f"{t['lut_macs']} in LUTs{requant}")
     print(f"VHDL, report, vectors: {g.out}")
     print(f".coe files:            {g.coe}")
 

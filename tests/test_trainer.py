@@ -74,3 +74,19 @@ def test_cli_bad_data_folder(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error:") and "nope" in r.stderr
+
+
+def test_cli_exports_the_test_split(tmp_path):
+    """--export-test DIR: the test images as vunit_run.py --inputs takes them (uint8 codes)
+    and the labels as the network answers them ("1": 1 = it is a 0)."""
+    r = subprocess.run([sys.executable, "trainer.py", "--network", "1", "--data", "digits",
+                        "--iterations", "5", "--out", str(tmp_path),
+                        "--export-test", str(tmp_path / "test")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    ds = mnist_data.load_sklearn_digits("test")
+    X, y = np.load(tmp_path / "test" / "X.npy"), np.load(tmp_path / "test" / "y.npy")
+    assert X.dtype == np.uint8 and X.shape == (len(ds.y_test), 64)
+    np.testing.assert_array_equal(X, ds.x_test)
+    np.testing.assert_array_equal(y, (ds.y_test == 0).astype(np.int64))
+    assert f"wrote {len(ds.y_test)} test images" in r.stdout
