@@ -125,6 +125,23 @@ def weight_scale(W: np.ndarray, weight_bits: int, encoding: str, frac_bits: int 
     return peak / qmax
 
 
+def quantize_to_int8(values: np.ndarray, bits: int = 8) -> tuple[np.ndarray, float]:
+    """The original lab's helper: symmetric quantization of any float array to signed
+    `bits`-bit integers (int8 by default) with one scale, as the generator quantizes a
+    layer's weights (sw = max|x| / (2^(bits-1) - 1), round half away from zero).
+
+    Returns (integers, scale); integers * scale is the value the hardware works with:
+    quantize_to_int8([0.5, -1.0]) == (array([64, -127], dtype=int8), 1/127)."""
+    x = np.asarray(values, dtype=np.float64)
+    check_bits(bits, "bits", MIN_BITS, 8)
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise QuantizationError("quantize_to_int8 needs finite values")
+    flat = x.reshape(1, -1)
+    sw = weight_scale(flat, bits, "integer", None, per_neuron=False)
+    q = quantize_weights(flat, sw, bits).reshape(x.shape).astype(np.int8)
+    return q, float(sw[0])
+
+
 def quantize_weights(W: np.ndarray, sw: np.ndarray, weight_bits: int) -> np.ndarray:
     return saturate(round_half_away(W / sw[:, None]), weight_bits)
 

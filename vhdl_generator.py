@@ -505,6 +505,32 @@ def write_test_input_coe(npz_path: str | Path, coe_path: str | Path | None = Non
     return coe_path
 
 
+def write_layer_weights_mem(npz_path: str | Path, out: str | Path | None = None,
+                            layer: int = 0, image_npz: str | Path | None = None,
+                            opts: Options | None = None, name: str | None = None) -> Path:
+    """The original lab's export: from a model .npz, the VHDL of one layer's weights
+    memory (one synchronous block-RAM ROM per neuron on a shared address, the lab's
+    clk/addr/dout interface). Built on generate(): the whole design is written to `out`
+    (default hdl/generated/<name>/), so the memory comes with its package, and with
+    `image_npz` (the lab's sample file: input, label) that image is the test vector, so
+    the testbenches expect the integer model's result for it (vectors/expected.csv).
+    Returns the path of <name>_l<layer>_weights.vhd."""
+    model = read_float_model(npz_path)
+    if not isinstance(layer, int) or not 0 <= layer < len(model.W):
+        raise GeneratorError(f"{npz_path}: layer must be 0..{len(model.W) - 1}, not {layer}")
+    opts = opts or Options()
+    vectors = None
+    if image_npz is not None:
+        codes, _ = read_test_input(image_npz, opts.input_bits, model.input_scale)
+        if codes.size != model.W[0].shape[1]:
+            raise InputError(f"{image_npz}: 'input' has {codes.size} values, the model "
+                             f"{npz_path} takes {model.W[0].shape[1]}")
+        vectors = codes[None, :]
+    g = generate(model, out=None if out is None else Path(out), name=name, opts=opts,
+                 vectors=vectors, source=str(npz_path))
+    return g.out / f"{g.name}_l{layer}_weights.vhd"
+
+
 def weights_coe(Wq: np.ndarray, weight_bits: int, title: str) -> str:
     """Weights .coe: word i packs all neurons' weight i, neuron 0 in the low bits."""
     n_out, n_in = Wq.shape

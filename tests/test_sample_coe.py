@@ -80,3 +80,47 @@ def test_trainer_exports_samples(tmp_path):
         assert [int(w, 16) for w in read_coe_words(coe)[1]] == ds.x_test[i].tolist()
         with np.load(coe.with_suffix(".npz")) as z:
             assert int(z["label"]) == ds.y_test[i] and z["input"].shape == (1, 64)
+
+
+# --------------------------------------------------------------------------- the lab's names
+def test_quantize_to_int8_gives_integers_and_the_scale():
+    """The original lab's quantization_functions.quantize_to_int8: (values, scale)."""
+    from quantization_functions import quantize_to_int8
+    q, scale = quantize_to_int8(np.array([0.5, -1.0, 0.25, 0.0]))
+    assert scale == 1 / 127                         # max|x| / 127
+    assert q.dtype == np.int8
+    assert q.tolist() == [64, -127, 32, 0]          # 63.5 -> 64, 31.75 -> 32 (half away)
+    q4, s4 = quantize_to_int8(np.array([[0.7, -0.1]]), bits=4)
+    assert s4 == pytest.approx(0.1) and q4.tolist() == [[7, -1]]
+
+
+def test_write_layer_weights_mem_with_an_image(tmp_path):
+    """The original lab's vhdl_generator.write_layer_weights_mem: one layer's per-neuron
+    ROMs as VHDL, and an image's expected result in the simulation's vectors."""
+    from vhdl_generator import write_layer_weights_mem
+    rng = np.random.default_rng(2)
+    W, b = rng.normal(0, 0.3, (3, 6)), rng.normal(0, 0.1, 3)
+    np.savez(tmp_path / "lab.npz", W=W, b=b)
+    pixels = np.array([0, 255, 17, 128, 3, 90], dtype=np.uint8)
+    np.savez(tmp_path / "img.npz", input=pixels[None, :] / 255.0, label=np.int64(2))
+    path = write_layer_weights_mem(tmp_path / "lab.npz", tmp_path / "out",
+                                   image_npz=tmp_path / "img.npz")
+    assert path == tmp_path / "out" / "lab_l0_weights.vhd" and path.is_file()
+    text = path.read_text()
+    assert "entity lab_l0_weights" in text and "dout" in text
+    assert (tmp_path / "out" / "vectors" / "inputs.csv").read_text() == "0,255,17,128,3,90\n"
+    # the expected logits are the integer model's, recomputed here from the contract
+    sw = np.max(np.abs(W)) / 127
+    Wq = np.array([[int(np.sign(v) * np.floor(abs(v) + 0.5)) for v in row] for row in W / sw])
+    bq = np.array([int(np.sign(v) * np.floor(abs(v) + 0.5)) for v in b / (sw / 255)])
+    logits = Wq @ pixels.astype(np.int64) + bq
+    expected = (tmp_path / "out" / "vectors" / "expected.csv").read_text().strip()
+    assert expected == ",".join(map(str, [*logits, int(np.argmax(logits))]))
+
+
+def test_write_layer_weights_mem_refuses_a_missing_layer(tmp_path):
+    from vhdl_generator import GeneratorError, write_layer_weights_mem
+    np.savez(tmp_path / "lab.npz", W=np.ones((2, 3)), b=np.zeros(2))
+    with pytest.raises(GeneratorError, match="layer must be 0..0"):
+        write_layer_weights_mem(tmp_path / "lab.npz", tmp_path / "out", layer=1)
+    assert not (tmp_path / "out").exists()
