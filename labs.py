@@ -257,7 +257,10 @@ def first_error(output: Path) -> str:
 def run_lab(number: int, reference: bool = False, wave: bool = False,
             work_dir: Path = WORK_DIR, vunit_argv: list[str] | None = None,
             log=print) -> int:
-    """Grade lab `number`: print a pass/fail table with a hint per failure. 0 if all pass."""
+    """Grade lab `number`: print a pass/fail table with a hint per failure. 0 if all pass.
+
+    A missing student file is written from the exercise in labs/work (the student's first
+    run); in any other work_dir (--lab-dir, a submission) it is a LabError, nothing written."""
     import vunit_run
     lab = get_lab(number)
     mode = "reference" if reference else "student"
