@@ -244,6 +244,9 @@ def check_replaceable(target: Path, coe: Path | None = None, name: str | None = 
     holding only the files the generator wrote (report.json's manifest). `coe`: the
     separate coe folder (coe/<name>/, used without --out), checked against the same
     manifest. Raises GeneratorError, one line naming up to five of the user's files."""
+    # a symbolic link to a folder stands for that folder (write_tree replaces the folder)
+    target, coe = (None if f is None else f.resolve() if f.is_symlink() and f.is_dir() else f
+                   for f in (target, coe))
     places = [(target, "")] + ([(coe, "coe/")] if coe is not None else [])
     report = _read_report(target) if target.is_dir() else None
     manifest = report.get("files") if report is not None else None
