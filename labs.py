@@ -257,7 +257,10 @@ def first_error(output: Path) -> str:
 def run_lab(number: int, reference: bool = False, wave: bool = False,
             work_dir: Path = WORK_DIR, vunit_argv: list[str] | None = None,
             log=print) -> int:
-    """Grade lab `number`: print a pass/fail table with a hint per failure. 0 if all pass."""
+    """Grade lab `number`: print a pass/fail table with a hint per failure. 0 if all pass.
+
+    A missing student file is written from the exercise in labs/work (the student's first
+    run); in any other work_dir (--lab-dir, a submission) it is a LabError, nothing written."""
     import vunit_run
     lab = get_lab(number)
     mode = "reference" if reference else "student"
@@ -266,7 +269,12 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
         raise LabError(f"{work_dir}: not a folder (--lab-dir wants the folder holding "
                        f"{lab.name}/)")
     if not reference and not piece_file.exists():
-        write_exercise(lab, work_dir, log)
+        if Path(work_dir).resolve() != WORK_DIR.resolve():
+            # a submission folder (--lab-dir): grade what is there, create nothing
+            raise LabError(f"no submission to grade: {piece_file} does not exist (write the "
+                           f"exercise there with: python3 vhdl_generator.py --exercise "
+                           f"{lab.number} --out {work_dir})")
+        write_exercise(lab, work_dir, log)   # labs/work: the student's first run
     # one build folder per graded file: a library compiled from another student's file
     # (or a failed compile of it) must never stand in for this one
     key = hashlib.sha1(str(piece_file.resolve()).encode()).hexdigest()[:8]

@@ -57,12 +57,20 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
                         raise InputError(f"{path}: array '{key}' holds Python objects "
                                          "(pickled); save plain numeric arrays") from None
                     raise InputError(f"{path}: array '{key}' is unreadable: {exc}") from None
+                _check_member(path, key, out[key])
             return out
     except InputError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc.__class__.__name__}: "
                          f"{str(exc)[:80]})") from None
+
+
+def _check_member(path: Path, key: str, value) -> None:
+    """np.load hands back an archive member that is not an .npy file as raw bytes."""
+    if not isinstance(value, np.ndarray):
+        raise InputError(f"{path}: member '{key}' is not a numpy array (.npy) file; save "
+                         "the arrays with np.savez")
 
 
 def _float_array(path: Path, key: str, arr: np.ndarray, ndim: int) -> np.ndarray:
@@ -202,6 +210,10 @@ def read_input_codes(path: str | Path, n_inputs: int, input_bits: int = 8,
                 data = data[key]
             except ValueError:
                 raise InputError(f"{path}: '{key}' holds Python objects (pickled)") from None
+            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise InputError(f"{path}: '{key}' is unreadable ({exc.__class__.__name__})"
+                                 ) from None
+            _check_member(path, key, data)
     return check_input_codes(data, n_inputs, input_bits, str(path), input_scale)
 
 

@@ -103,22 +103,213 @@ def check_name(name: str) -> str:
     return name.lower()
 
 
-def check_replaceable(target: Path) -> None:
-    """Refuse to replace anything but a new or empty folder or an earlier bram-mlp output."""
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise GeneratorError(f"{target}: exists and is not a folder; choose another --out")
-    if not any(target.iterdir()):
-        return
-    report = target / "report.json"
+# --------------------------------------------------------------------------- output folders
+# The rule: the generator never deletes or overwrites a file it did not write. Every
+# output folder's report.json lists what the generator wrote ("files": relative path ->
+# sha256); a folder is replaced only when it holds nothing else and none of those files
+# was changed since. Paths under "coe/" are the design's coe folder: DIR/coe/ with --out,
+# coe/<name>/ without.
+REPORT = "report.json"
+MAX_NAMED = 5   # files named in the error line
+
+
+def _generated_name_patterns(name: str) -> list[re.Pattern]:
+    """Names the generator writes for design `name` (for folders written before report.json
+    had a manifest): the same kinds of file as render_design, for any layer count."""
+    n = re.escape(name)
+    hdl = "|".join(re.escape(h) for h in HDL_FILES)
+    return [re.compile(p) for p in (
+        rf"{n}_(pkg|core|top|axis)\.vhd", rf"{n}_l\d+_(pkg|weights|layer|lut_mults)\.vhd",
+        rf"({hdl})", r"quantized\.npz", r"report\.json", r"estimate\.json",
+        r"vectors/(inputs|expected|weights_l\d+)\.csv",
+        rf"tb/tb_{n}(_axis|_weights)?\.vhd",
+        rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe")]
+
+
+def _tree(folder: Path) -> tuple[list[str], list[str]]:
+    """(files, folders) under folder as relative posix paths; symbolic links count as files
+    (never followed)."""
+    files, dirs = [], []
+
+    def fail(exc: OSError) -> None:
+        raise exc
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=fail):
+        here = Path(dirpath)
+        for d in list(dirnames):
+            rel = (here / d).relative_to(folder).as_posix()
+            if (here / d).is_symlink():
+                files.append(rel)
+                dirnames.remove(d)
+            else:
+                dirs.append(rel)
+        files += [(here / f).relative_to(folder).as_posix() for f in filenames]
+    return sorted(files), sorted(dirs)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_report(folder: Path) -> dict | None:
+    """folder/report.json if it is a bram-mlp report, else None."""
+    path = folder / REPORT
+    if path.is_symlink() or not path.is_file():
+        return None
     try:
-        ours = json.loads(report.read_text()).get("tool", "").startswith("bram-mlp")
-    except (OSError, ValueError, AttributeError):
-        ours = False
-    if not ours:
-        raise GeneratorError(f"{target}: folder exists and is not an earlier bram-mlp output "
-                             "(no report.json); choose a new or empty folder for --out")
+        report = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(report, dict) or not str(report.get("tool", "")).startswith("bram-mlp"):
+        return None
+    return report
+
+
+def _is_our_estimate(path: Path) -> bool:
+    """DIR/estimate.json as estimate.py writes it after generation (not in the manifest)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and str(data.get("tool", "")).startswith("bram-mlp")
+
+
+def _not_ours(folder: Path, manifest: dict | None, patterns: list[re.Pattern],
+              prefix: str = "") -> tuple[list[str], list[str]]:
+    """(files not written by the generator, files it wrote but someone changed since) in
+    folder, whose files sit at `prefix` + relative path in the manifest."""
+    files, dirs = _tree(folder)
+    foreign, changed = [], []
+    for rel in files:
+        key = prefix + rel
+        path = folder / rel
+        if rel == REPORT and not prefix:
+            continue                      # the manifest itself (read and checked above)
+        if rel == "estimate.json" and not prefix and not path.is_symlink():
+            if _is_our_estimate(path):
+                continue
+            foreign.append(rel)
+        elif manifest is not None:
+            if key not in manifest or path.is_symlink():
+                foreign.append(rel)
+            elif _sha256(path) != manifest[key]:
+                changed.append(rel)
+        elif path.is_symlink() or not any(p.fullmatch(key) for p in patterns):
+            foreign.append(rel)
+    # folders: those holding a file of the manifest (or of a generated name) are ours
+    known = set(manifest) if manifest is not None else {prefix + f for f in files
+                                                         if f not in foreign}
+    ours = {"/".join(k.split("/")[:i]) for k in known for i in range(1, k.count("/") + 1)}
+    if manifest is None:
+        ours |= {"vectors", "tb", "coe"}
+    for rel in dirs:
+        if prefix + rel not in ours and not any(f.startswith(rel + "/") for f in foreign):
+            foreign.append(rel + "/")
+    return sorted(foreign), sorted(changed)
+
+
+def _names(paths: list[str]) -> str:
+    more = f" and {len(paths) - MAX_NAMED} more" if len(paths) > MAX_NAMED else ""
+    return ", ".join(paths[:MAX_NAMED]) + more
+
+
+def _check_writable_place(target: Path, what: str) -> None:
+    """target (a file or folder to create or replace) can be made: its nearest existing
+    ancestor is a folder we may write in."""
+    parent = target.parent
+    while not parent.exists() and not parent.is_symlink():
+        if parent == parent.parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GeneratorError(f"{target}: cannot create {what}: {parent} is a file, not a "
+                             "folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GeneratorError(f"{target}: cannot create {what}: {parent} is not writable")
+
+
+def _check_removable(folder: Path, dirs: list[str]) -> None:
+    """The old folder can be swapped out and deleted: every folder in it is writable."""
+    for d in [folder] + [folder / rel for rel in dirs]:
+        if not os.access(d, os.W_OK | os.X_OK):
+            shown = "it" if d == folder else str(d.relative_to(folder)) + "/"
+            raise GeneratorError(f"{folder}: cannot replace this earlier output, {shown} is "
+                                 "read-only (chmod u+w it, or choose another --out)")
+
+
+def check_replaceable(target: Path, coe: Path | None = None, name: str | None = None) -> None:
+    """Refuse to replace anything but a new or empty folder or an earlier bram-mlp output
+    holding only the files the generator wrote (report.json's manifest). `coe`: the
+    separate coe folder (coe/<name>/, used without --out), checked against the same
+    manifest. Raises GeneratorError, one line naming up to five of the user's files."""
+    # a symbolic link to a folder stands for that folder (write_tree replaces the folder)
+    target, coe = (None if f is None else f.resolve() if f.is_symlink() and f.is_dir() else f
+                   for f in (target, coe))
+    places = [(target, "")] + ([(coe, "coe/")] if coe is not None else [])
+    report = _read_report(target) if target.is_dir() else None
+    manifest = report.get("files") if report is not None else None
+    if manifest is not None and not isinstance(manifest, dict):
+        manifest = None
+    legacy_name = str(report.get("name", "")) if report is not None else ""
+    try:
+        for folder, prefix in places:
+            if not folder.exists() and not folder.is_symlink():
+                _check_writable_place(folder, "the output folder")
+                continue
+            if folder.is_symlink() or not folder.is_dir():
+                raise GeneratorError(f"{folder}: exists and is not a folder; choose another "
+                                     "--out")
+            files, dirs = _tree(folder)
+            if files or dirs:
+                if prefix == "" and report is None:
+                    raise GeneratorError(
+                        f"{folder}: folder exists and is not an earlier bram-mlp output (no "
+                        "report.json); choose a new or empty folder for --out")
+                patterns = _generated_name_patterns(legacy_name or (name or ""))
+                foreign, changed = _not_ours(folder, manifest, patterns, prefix)
+                if foreign or changed:
+                    said = []
+                    if foreign:
+                        said.append(f"holds files bram-mlp did not write ({_names(foreign)})")
+                    if changed:
+                        said.append(f"holds files changed since bram-mlp wrote them "
+                                    f"({_names(changed)})")
+                    raise GeneratorError(
+                        f"{folder}: {' and '.join(said)}; the folder would be replaced as a "
+                        "whole: move them out or remove them, or choose another --out")
+            _check_writable_place(folder, "the output folder")
+            _check_removable(folder, dirs)
+    except OSError as exc:
+        raise GeneratorError(f"{exc.filename or target}: cannot read it "
+                             f"({exc.strerror or exc})") from None
+
+
+def output_folders(out: Path | None, name: str) -> dict[str, Path]:
+    """Where design `name` goes: {"": the VHDL folder, "coe/": the coe folder}."""
+    if out is None:
+        return {"": PROJECT_DIR / "hdl" / "generated" / name, "coe/": PROJECT_DIR / "coe" / name}
+    return {"": Path(out), "coe/": Path(out) / "coe"}
+
+
+def check_output(out: Path | None, name: str, inputs: list[Path | None] = ()) -> None:
+    """Everything about where design `name` goes, before any work: the folders may be
+    replaced (check_replaceable), and no input file lies inside them."""
+    folders = output_folders(out, name)
+    replaced = [folders[""]] if out is not None else list(folders.values())
+    for path in inputs:
+        if path is None:
+            continue
+        for folder in replaced:
+            if Path(path).resolve().is_relative_to(folder.resolve()):
+                raise GeneratorError(
+                    f"{path}: an input inside the output folder {folder}, which is replaced "
+                    "as a whole: move it out of there, or choose another --out")
+    check_replaceable(folders[""], folders["coe/"] if out is None else None, name)
 
 
 def default_name(model_path: Path) -> str:
@@ -456,14 +647,22 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(q.W[l], q.weight_bits,
                                                             f"{name} layer {l} weights")
 
-    report = build_report(q, name, source, opts, model)
-    report["vectors"] = int(len(vectors))
-    files["report.json"] = json.dumps(report, indent=2) + "\n"
     import io
     buf = io.BytesIO()
     np.savez(buf, **q.to_arrays())
     files["quantized.npz"] = buf.getvalue()
+    report = build_report(q, name, source, opts, model)
+    report["vectors"] = int(len(vectors))
+    # the manifest: what the generator wrote (everything but report.json itself), so that
+    # a later run replaces the folder only if it holds nothing else (check_replaceable)
+    report["files"] = {rel: _sha256_of(content) for rel, content in sorted(files.items())}
+    files[REPORT] = json.dumps(report, indent=2) + "\n"
     return files
+
+
+def _sha256_of(content: str | bytes) -> str:
+    import hashlib
+    return hashlib.sha256(content.encode() if isinstance(content, str) else content).hexdigest()
 
 
 def _csv(a: np.ndarray) -> str:
@@ -553,9 +752,12 @@ def write_tree(files: dict[str, str | bytes], targets: dict[str, Path]) -> None:
     """Write files atomically. `targets` maps a path prefix ("" or "coe/") to a folder.
 
     Each folder is built in a temporary sibling and swapped in only when all were written;
-    an existing folder is replaced as a whole, never half-updated.
+    an existing folder is replaced as a whole, never half-updated. Call check_replaceable
+    first: the folder replaced is deleted. Text is written as UTF-8 with the line ends as
+    they are (what the manifest's sha256 was computed over). A failure is a GeneratorError.
     """
     staged: list[tuple[Path, Path]] = []
+    target = Path(".")
     try:
         for prefix, target in sorted(targets.items(), key=lambda t: -len(t[0])):
             target = target.resolve()
@@ -571,22 +773,39 @@ def write_tree(files: dict[str, str | bytes], targets: dict[str, Path]) -> None:
                     continue
                 path = tmp / rel[len(prefix):]
                 path.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(content, bytes):
-                    path.write_bytes(content)
-                else:
-                    path.write_text(content)
-    except BaseException:
+                path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    except BaseException as exc:
         for tmp, _ in staged:
             shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise GeneratorError(f"{target}: cannot write the output ({exc.strerror or exc}"
+                                 f"{': ' + str(exc.filename) if exc.filename else ''})") from None
         raise
-    for tmp, target in staged:
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
+    left = []
+    for i, (tmp, target) in enumerate(staged):
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        try:
+            had = target.exists()
+            if had:
+                target.rename(old)
+            try:
+                tmp.rename(target)
+            except OSError:
+                if had:
+                    old.rename(target)
+                raise
+        except OSError as exc:
+            for t, _ in staged[i:]:
+                shutil.rmtree(t, ignore_errors=True)
+            raise GeneratorError(f"{target}: cannot replace it ({exc.strerror or exc})") from None
+        if had:
             shutil.rmtree(old, ignore_errors=True)
+            if old.exists():
+                left.append(old)
+    if left:
+        raise GeneratorError(f"{staged[-1][1]}: written, but the earlier output moved to "
+                             f"{_names([str(p) for p in left])} could not be deleted; "
+                             "delete it by hand")
 
 
 @dataclass
@@ -608,19 +827,10 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
         name = default_name(Path(source or getattr(model, "source", "net")))
     name = check_name(name)
     # where it goes, checked before any work: nothing of the user's is ever replaced
-    if out is None:
-        out_dir = PROJECT_DIR / "hdl" / "generated" / name
-        coe_dir = PROJECT_DIR / "coe" / name
-        targets = {"": out_dir, "coe/": coe_dir}
-        if coe_dir.exists() and any(coe_dir.iterdir()) and not any(
-                p.name.startswith(f"{name}_") and p.suffix == ".coe" for p in coe_dir.iterdir()):
-            raise GeneratorError(f"{coe_dir}: folder exists and holds no {name}_*.coe files; "
-                                 "move it away or use --out")
-    else:
-        out_dir = Path(out)
-        coe_dir = out_dir / "coe"
-        targets = {"": out_dir}
-    check_replaceable(out_dir)
+    folders = output_folders(out, name)
+    out_dir, coe_dir = folders[""], folders["coe/"]
+    targets = {"": out_dir} if out is not None else folders
+    check_output(out, name)
     if isinstance(model, qf.QuantizedModel):
         q, float_model = model, None
         q.validate()
@@ -740,8 +950,10 @@ def main(argv: list[str] | None = None) -> int:
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
     p.add_argument("model", type=Path, nargs="?", help="float model .npz")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder, replaced as a whole on success (default: "
-                        "hdl/generated/<name>/ and coe/<name>/)")
+                   help="output folder (default: hdl/generated/<name>/ and coe/<name>/): "
+                        "a new or empty folder, or an earlier output, which is replaced as a "
+                        "whole on success; a folder holding any file the generator did not "
+                        "write (or one changed since) is refused, nothing is touched")
     p.add_argument("--vectors", type=Path, default=None, metavar="X.npy",
                    help=f"test inputs for the testbench (default: {DEFAULT_VECTORS} "
                         "generated vectors): integer codes (uint8 pixels), or floats read as "
@@ -775,6 +987,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.estimate and args.out is None:
             raise GeneratorError("--estimate needs --out DIR")
         options_from_args(args)  # every option checked before any work
+        name = check_name(args.name if args.name is not None else default_name(args.model))
+        check_output(args.out, name, [args.model, args.vectors, args.calibration])
         vectors = None
         if args.vectors is not None:
             model = read_float_model(args.model)

@@ -51,7 +51,10 @@ def own_parser() -> argparse.ArgumentParser:
     m.add_argument("--results", type=Path, metavar="R.npz",
                    help="where to write logits (n, n_out), classes (n,), cycles (n,)")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="generate the design into DIR (default: a temporary folder)")
+                   help="generate the design into DIR (default: a temporary folder), as "
+                        "vhdl_generator.py --out does: a new or empty folder or an earlier "
+                        "output, replaced as a whole; a folder holding any file the "
+                        "generator did not write is refused")
     t = p.add_argument_group("teaching labs (labs/lab1.md ...)")
     t.add_argument("--lab", type=int, metavar="N",
                    help="grade lab N (1, 2, 3): your labs/work/labN/ file against the lab's "
@@ -59,7 +62,8 @@ def own_parser() -> argparse.ArgumentParser:
                         "exercise file first if it is missing)")
     t.add_argument("--lab-dir", type=Path, default=None, metavar="DIR",
                    help="the students' folder holding labN/ (default labs/work; an "
-                        "instructor can point it at a student's submission)")
+                        "instructor can point it at a student's submission: a missing "
+                        "labN/ file there is an error, nothing is written)")
     t.add_argument("--reference", action="store_true",
                    help="with --lab: grade the instructor's reference in hdl/ instead")
     t.add_argument("--wave", action="store_true",
@@ -71,15 +75,61 @@ def own_parser() -> argparse.ArgumentParser:
     return p
 
 
+LAB_OPTIONS = ("lab_dir", "reference")                 # only with --lab
+MODEL_OPTIONS = ("inputs", "results", "out")            # only with --model
+BOTH = ("help", "wave", "lab", "model")
+
+
+def given_options(argv: list[str]) -> list[str]:
+    """The dests of the options argv gives (whatever their values), in parser order."""
+    p = own_parser()
+    for a in p._actions:
+        a.default = argparse.SUPPRESS
+    given = vars(p.parse_known_args(argv)[0])
+    return [a.dest for a in p._actions if a.dest in given]
+
+
+def check_mode(given: list[str]) -> None:
+    """One mode per run: --lab N, --model M (with --inputs/--results/--out and the
+    generator options), or neither (the example networks). An option of another mode
+    would do nothing: refused."""
+    def opt(dest: str) -> str:
+        return "--" + dest.replace("_", "-")
+
+    def listed(dests: list[str]) -> str:
+        return ", ".join(map(opt, dests))
+
+    generator = [d for d in given if d not in LAB_OPTIONS + MODEL_OPTIONS + BOTH]
+    if "lab" in given:
+        wrong = [d for d in given if d in ("model",) + MODEL_OPTIONS] + generator
+        if wrong:
+            raise InputError(f"--lab N grades a lab on its own network; {listed(wrong)} "
+                             f"{'does' if len(wrong) == 1 else 'do'} not go with it (run "
+                             "--model M --inputs X.npy --results R.npz separately)")
+        return
+    wrong = [d for d in given if d in LAB_OPTIONS]
+    if wrong:
+        raise InputError(f"{listed(wrong)} {'goes' if len(wrong) == 1 else 'go'} with --lab N")
+    if "model" not in given:
+        wrong = [d for d in given if d in MODEL_OPTIONS] + generator
+        if wrong:
+            raise InputError(f"{listed(wrong)} {'needs' if len(wrong) == 1 else 'need'} "
+                             "--model M.npz (without it, vunit_run.py runs the example "
+                             "networks with their own options)")
+
+
 def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     """--model/--inputs/--results: generate, simulate every row, write R.npz."""
     missing = [o for o, v in (("--inputs", args.inputs), ("--results", args.results))
                if v is None]
     if missing:
         raise InputError(f"--model needs {' and '.join(missing)}")
-    if args.results.suffix != ".npz":
-        raise InputError(f"{args.results}: the results file must end in .npz")
+    check_results_path(args.results, args.out)
     opts = vg.options_from_args(args)  # checks --name and the bit widths too
+    if args.out is not None:  # the output folder, before any work (as vhdl_generator.py)
+        name = vg.check_name(args.name if args.name is not None
+                             else vg.default_name(args.model))
+        vg.check_output(args.out, name, [args.model, args.inputs, args.calibration])
     model = read_float_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits, model.input_scale)
     out = args.out
@@ -98,8 +148,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         for line in problems or ["error: the simulation did not finish; see the log above"]:
             print(line, file=sys.stderr)
         return 1
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.results, **sim)
+    write_results(args.results, sim)
     ref_logits, ref_classes = qf.reference_forward(g.q, X)
     same = (np.array_equal(ref_logits, sim["logits"])
             and np.array_equal(ref_classes, sim["classes"]))
@@ -108,6 +157,42 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
           f"{cycles.min()}..{cycles.max()} (predicted {g.report['latency_cycles']}); "
           f"equal to the integer reference model: {'yes' if same else 'NO'}")
     return 0 if same else 1
+
+
+def check_results_path(results: Path, out: Path | None) -> None:
+    """--results R.npz can be written once the simulation is done: checked before it."""
+    if results.suffix != ".npz":
+        raise InputError(f"{results}: the results file must end in .npz")
+    if results.is_dir():
+        raise InputError(f"{results}: is a folder; --results wants a file name R.npz")
+    parent = results.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{results}: cannot be written: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{results}: cannot be written: {parent} is not writable")
+    if out is not None and results.resolve().is_relative_to(Path(out).resolve()):
+        raise InputError(f"{results}: inside --out {out}, which holds only what the "
+                         "generator writes; write the results elsewhere")
+
+
+def write_results(path: Path, sim: dict[str, np.ndarray]) -> None:
+    """R.npz, atomically: a temporary file beside it, renamed into place."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **sim)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it private; a normal file is wanted
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
 
 
 def simulate_generated(g: vg.Generated, X: np.ndarray, vunit_argv: list[str] | None = None,
@@ -363,17 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.wave and "--gtkwave-fmt" not in vunit_argv:
         vunit_argv = vunit_argv + ["--gtkwave-fmt", "vcd"]   # VUnit: <test>/ghdl/wave.vcd
     try:
+        check_mode(given_options(argv))
         if args.lab is not None:
             import labs
             return labs.run_lab(args.lab, reference=args.reference, wave=args.wave,
                                 work_dir=args.lab_dir or labs.WORK_DIR,
                                 vunit_argv=vunit_argv)
-        if args.reference:
-            raise InputError("--reference goes with --lab N")
         if args.model is not None:
             return model_mode(args, vunit_argv)
-        if args.inputs is not None or args.results is not None:
-            raise InputError("--inputs and --results need --model")
         made = generate_examples()
     except (InputError, vg.GeneratorError, qf.QuantizationError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,9 +6,17 @@ no traceback, and leave the output folder as it was (not created; a user's folde
 """
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import json
+import os
+import re
+import shutil
+import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +25,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 GENERATOR = PROJECT / "vhdl_generator.py"
+sys.path.insert(0, str(PROJECT))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -243,14 +252,20 @@ def test_foreign_folder_is_never_replaced(good_model, out):
     assert sorted(p.name for p in out.parent.iterdir()) == ["design"]
 
 
-def test_existing_folder_replaced_as_a_whole_on_success(good_model, out):
-    res = run_generator(good_model, out)       # an earlier output
+def test_existing_folder_replaced_as_a_whole_on_success(write_model, out):
+    """An earlier output holding only what the generator wrote is replaced as a whole: the
+    files of the earlier design that the new one does not have are gone, and so is the
+    estimate.json estimate.py wrote for it; nothing is left beside the folder."""
+    rng = np.random.default_rng(5)
+    res = run_generator(write_model("deep.npz", **small_net(rng, (5, 4, 3, 2))), out,
+                        "--name", "net")
     assert res.returncode == 0, res.stderr
-    (out / "keep.txt").write_text("old\n")
-    res = run_generator(good_model, out)
+    assert (out / "net_l2_layer.vhd").exists()
+    (out / "estimate.json").write_text(json.dumps({"tool": "bram-mlp 0.1.0"}) + "\n")
+    res = run_generator(write_model("flat.npz", **small_net(rng, (5, 2))), out, "--name", "net")
     assert res.returncode == 0, res.stderr
-    assert not (out / "keep.txt").exists()
-    assert (out / "report.json").exists()
+    assert not (out / "net_l1_layer.vhd").exists() and not (out / "estimate.json").exists()
+    assert json.loads((out / "report.json").read_text())["topology"] == [5, 2]
     assert sorted(p.name for p in out.parent.iterdir()) == ["design"]   # no temp/old left
 
 
@@ -302,13 +317,6 @@ def test_lab_single_layer_w_alone(write_model, out):
 
 
 # --------------------------------------------------------------------------- warnings (issue 11)
-def tree_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under root, by relative path: a user's files before / after."""
-    import hashlib
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def assert_one_warning(res: subprocess.CompletedProcess, *words: str) -> str:
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stdout + res.stderr
@@ -328,12 +336,12 @@ def assert_one_warning(res: subprocess.CompletedProcess, *words: str) -> str:
 ])
 def test_design_that_does_not_fit_the_part_warns(write_model, tmp_path, out, sizes, args, words):
     model = write_model("big.npz", **small_net(np.random.default_rng(3), sizes))
-    before = tree_hashes(tmp_path)
+    before = tree_state(tmp_path)
     res = run_generator(model, out, *args)
     assert_one_warning(res, *words)
     report = json.loads((out / "report.json").read_text())
     assert report["capacity"]["over"] == [words[0].split()[1]]
-    after = tree_hashes(tmp_path)
+    after = tree_state(tmp_path)
     assert {k: v for k, v in after.items() if k in before} == before
     assert (out / "big_top.vhd").is_file()
 
@@ -348,14 +356,14 @@ def test_weights_that_quantize_to_nothing_warn(write_model, tmp_path, out):
     """1e-6 weights in fixed point Q.6: every weight is 0, and the tool said nothing."""
     arrays = {k: v * 1e-6 for k, v in small_net(np.random.default_rng(5)).items()}
     model = write_model("tiny.npz", **arrays)
-    before = tree_hashes(tmp_path)
+    before = tree_state(tmp_path)
     res = run_generator(model, out, "--encoding", "fixed", "--frac-bits", "6")
     assert_one_warning(res, "layer 0 100%", "layer 1 100%", "--frac-bits")
     report = json.loads((out / "report.json").read_text())
     assert [x["zero_weight_share"] for x in report["layers"]] == [1.0, 1.0]
     assert [x["lost_weight_share"] for x in report["layers"]] == [1.0, 1.0]
     assert report["layers"][0]["bias_max_rel_error"] == 1.0      # every bias became 0
-    after = tree_hashes(tmp_path)
+    after = tree_state(tmp_path)
     assert {k: v for k, v in after.items() if k in before} == before
 
 
@@ -400,11 +408,11 @@ def test_scaled_float_vectors_become_codes(good_model, tmp_path, out):
 ])
 def test_floats_off_the_grid_are_refused(good_model, tmp_path, out, values, why):
     np.save(tmp_path / "X.npy", np.array([values]))
-    before = tree_hashes(tmp_path)
+    before = tree_state(tmp_path)
     line = assert_clean_failure(run_generator(good_model, out, "--vectors", tmp_path / "X.npy"),
                                 out, "X.npy", why, "integer codes", "scaled floats")
     assert "0..255" in line
-    assert tree_hashes(tmp_path) == before
+    assert tree_state(tmp_path) == before
 
 
 def test_float_calibration_off_the_grid_is_refused(good_model, tmp_path, out):
@@ -415,7 +423,7 @@ def test_float_calibration_off_the_grid_is_refused(good_model, tmp_path, out):
 
 def test_model_mode_refuses_floats_off_the_grid_before_simulating(good_model, tmp_path):
     np.save(tmp_path / "X.npy", np.full((2, 5), 0.3))
-    before = tree_hashes(tmp_path)
+    before = tree_state(tmp_path)
     res = subprocess.run([sys.executable, str(PROJECT / "vunit_run.py"), "--model",
                           str(good_model), "--inputs", str(tmp_path / "X.npy"), "--results",
                           str(tmp_path / "R.npz")], cwd=PROJECT, capture_output=True,
@@ -423,4 +431,532 @@ def test_model_mode_refuses_floats_off_the_grid_before_simulating(good_model, tm
     assert res.returncode == 2 and "Traceback" not in res.stdout + res.stderr
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "off the code grid" in lines[0]
-    assert tree_hashes(tmp_path) == before
+    assert tree_state(tmp_path) == before
+
+
+# =========================================================================== issue 11
+# The rule: the tool never deletes or overwrites a file it did not write. Every refusal
+# below is one "error:" line, exit status 2, no traceback, and every file that existed
+# before is byte-identical afterwards (the whole tree is hashed before and after).
+VUNIT_RUN = PROJECT / "vunit_run.py"
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def chmod_is_ignored() -> bool:
+    """Root (with CAP_DAC_OVERRIDE) writes into a chmod a-w folder anyway: try it. (Root
+    without it, e.g. under setpriv --inh-caps=-all --bounding-set=-all, does not.)"""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        ro = Path(d) / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        try:
+            (ro / "probe").write_text("")
+            return True
+        except PermissionError:
+            return False
+        finally:
+            ro.chmod(0o755)
+
+
+CHMOD_IGNORED = IS_ROOT and chmod_is_ignored()
+CHMOD_SKIP = "running as root, which ignores chmod; the simulated test above covers it"
+
+
+def tree_state(*roots: Path) -> dict[str, str]:
+    """Every file (sha256), folder and symbolic link under roots, with its mode bits."""
+    state = {}
+    for root in roots:
+        if not root.exists():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                path = Path(dirpath) / name
+                st = path.lstat()
+                if path.is_symlink():
+                    what = "link " + os.readlink(path)
+                elif path.is_dir():
+                    what = "dir"
+                else:
+                    what = hashlib.sha256(path.read_bytes()).hexdigest()
+                state[str(path)] = f"{what} {stat.S_IMODE(st.st_mode):o}"
+    return state
+
+
+def assert_refused(returncode: int, stdout: str, stderr: str, *names: str) -> str:
+    """Exit status 2, exactly one 'error:' line on stderr naming each of `names`, and no
+    traceback anywhere."""
+    assert "Traceback" not in stdout + stderr, stderr
+    assert returncode == 2, (returncode, stdout[-2000:], stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), stderr
+    for name in names:
+        assert name in lines[0], f"{name!r} not named in: {lines[0]}"
+    return lines[0]
+
+
+def refused(res: subprocess.CompletedProcess, *names: str) -> str:
+    return assert_refused(res.returncode, res.stdout, res.stderr, *names)
+
+
+def run_vunit(*args, timeout: int = 120) -> subprocess.CompletedProcess:
+    """vunit_run.py: every check below happens before GHDL runs (a short timeout; the
+    old code, which simulated first, ran into it)."""
+    return subprocess.run([sys.executable, str(VUNIT_RUN), *map(str, args)], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def main_in_process(main, argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run a tool's main() in this process (so that os functions can be monkeypatched)."""
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def earlier_output(good_model, out) -> Path:
+    """`out` holding an earlier output of the generator."""
+    res = run_generator(good_model, out)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def simulate_read_only(monkeypatch, *folders: Path) -> None:
+    """Make `folders` behave as if chmod a-w, also for root (who ignores permissions): os
+    functions that create, remove or rename an entry in one of them raise PermissionError,
+    and os.access says no. The folders are known by inode, so a folder stays read-only when
+    renamed, as a real one does."""
+    denied = {(st.st_dev, st.st_ino) for st in (os.stat(f) for f in folders)}
+
+    def is_denied(path, dir_fd=None) -> bool:
+        try:
+            if dir_fd is not None and not os.path.isabs(os.fsdecode(path)):
+                parent = os.fstat(dir_fd) if os.path.dirname(os.fsdecode(path)) == "" else \
+                    real_stat(os.path.dirname(os.fsdecode(path)), dir_fd=dir_fd)
+            else:
+                parent = real_stat(os.path.dirname(os.path.abspath(os.fsdecode(path))))
+        except OSError:
+            return False
+        return (parent.st_dev, parent.st_ino) in denied
+
+    def deny(path):
+        raise PermissionError(errno.EACCES, "Permission denied (simulated)", os.fsdecode(path))
+
+    real_stat, real_access = os.stat, os.access
+    real = {n: getattr(os, n) for n in ("mkdir", "unlink", "remove", "rmdir", "rename",
+                                        "replace", "open")}
+
+    def access(path, mode, **kw):
+        try:
+            st = real_stat(path)
+        except OSError:
+            return real_access(path, mode, **kw)
+        if mode & os.W_OK and (st.st_dev, st.st_ino) in denied:
+            return False
+        return real_access(path, mode, **kw)
+
+    def one_path(name):
+        def f(path, *a, dir_fd=None, **kw):
+            if is_denied(path, dir_fd):
+                deny(path)
+            return real[name](path, *a, dir_fd=dir_fd, **kw) if dir_fd is not None else \
+                real[name](path, *a, **kw)
+        return f
+
+    def two_paths(name):
+        def f(src, dst, *, src_dir_fd=None, dst_dir_fd=None):
+            if is_denied(src, src_dir_fd) or is_denied(dst, dst_dir_fd):
+                deny(src)
+            return real[name](src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+        return f
+
+    def open_(path, flags, mode=0o777, *, dir_fd=None):
+        if flags & os.O_CREAT and is_denied(path, dir_fd):
+            deny(path)
+        return real["open"](path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "access", access)
+    for name in ("mkdir", "unlink", "remove", "rmdir"):
+        monkeypatch.setattr(os, name, one_path(name))
+    for name in ("rename", "replace"):
+        monkeypatch.setattr(os, name, two_paths(name))
+    monkeypatch.setattr(os, "open", open_)
+
+
+# --------------------------------------------------------------------------- 4: user files
+def test_user_files_in_an_earlier_output_are_kept(good_model, earlier_output, tmp_path):
+    """4a: generate into D, add D/board.xdc and D/mywork/f.vhd, generate again: refused."""
+    (earlier_output / "board.xdc").write_text("set_property PACKAGE_PIN H16 [get_ports clk]\n")
+    (earlier_output / "mywork").mkdir()
+    (earlier_output / "mywork" / "f.vhd").write_text("-- mine\n")
+    before = tree_state(tmp_path)
+    line = refused(run_generator(good_model, earlier_output), str(earlier_output),
+                   "board.xdc", "mywork/f.vhd", "--out")
+    assert tree_state(tmp_path) == before, line
+
+
+def test_user_folder_in_an_earlier_output_is_kept(good_model, earlier_output, tmp_path):
+    """4a: an (empty) folder of the user's in an earlier output is not the generator's."""
+    (earlier_output / "sim").mkdir()
+    before = tree_state(tmp_path)
+    refused(run_generator(good_model, earlier_output), "sim/")
+    assert tree_state(tmp_path) == before
+
+
+def test_generated_file_edited_by_the_user_is_kept(good_model, earlier_output, tmp_path):
+    """4a: a generated file changed since (its sha256 is not the manifest's) is the user's
+    work now: refused, named as changed."""
+    top = earlier_output / "good_top.vhd"
+    top.write_text(top.read_text() + "-- my fix\n")
+    before = tree_state(tmp_path)
+    line = refused(run_generator(good_model, earlier_output), "good_top.vhd")
+    assert "changed" in line
+    assert tree_state(tmp_path) == before
+
+
+def test_many_user_files_name_five(good_model, earlier_output, tmp_path):
+    for k in range(8):
+        (earlier_output / f"note{k}.txt").write_text(f"{k}\n")
+    before = tree_state(tmp_path)
+    line = refused(run_generator(good_model, earlier_output), "note0.txt", "note4.txt",
+                   "and 3 more")
+    assert "note5.txt" not in line
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.parametrize("which", ["model", "vectors", "calibration"])
+def test_inputs_inside_the_output_folder_are_kept(good_model, earlier_output, tmp_path, which):
+    """4b: vhdl_generator.py D/net.npz --out D --vectors D/X.npy (or --calibration D/C.npy)."""
+    model = good_model
+    args = []
+    if which == "model":
+        model = earlier_output / "net.npz"
+        shutil.copyfile(good_model, model)
+    else:
+        path = earlier_output / f"{which}.npy"
+        np.save(path, np.full((4, 5), 9, dtype=np.uint8))
+        args = [f"--{which}", path]
+    before = tree_state(tmp_path)
+    refused(run_generator(model, earlier_output, *args), f"{which if which != 'model' else 'net'}")
+    assert tree_state(tmp_path) == before
+
+
+def test_a_report_json_alone_does_not_make_a_folder_ours(good_model, out, tmp_path):
+    """4c: a folder with a report.json whose tool is "bram-mlp..." but no manifest, holding
+    a file the generator never writes (thesis.tex): refused."""
+    out.mkdir(parents=True)
+    (out / "report.json").write_text(json.dumps({"tool": "bram-mlp 0.1.0"}) + "\n")
+    (out / "thesis.tex").write_text("\\documentclass{article}\n")
+    before = tree_state(tmp_path)
+    refused(run_generator(good_model, out), "thesis.tex")
+    assert tree_state(tmp_path) == before
+
+
+def test_output_written_before_the_manifest(good_model, earlier_output, tmp_path):
+    """4c: an output from before report.json had its manifest is checked by file names:
+    the generator's own names are replaced, anything else (thesis.tex) is refused."""
+    report = json.loads((earlier_output / "report.json").read_text())
+    report.pop("files", None)   # (an output of the old code has none)
+    (earlier_output / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (earlier_output / "thesis.tex").write_text("\\documentclass{article}\n")
+    before = tree_state(tmp_path)
+    refused(run_generator(good_model, earlier_output), "thesis.tex")
+    assert tree_state(tmp_path) == before
+    (earlier_output / "thesis.tex").unlink()
+    res = run_generator(good_model, earlier_output)
+    assert res.returncode == 0, res.stderr
+    assert "files" in json.loads((earlier_output / "report.json").read_text())
+
+
+@pytest.fixture
+def project_design(request):
+    """A design name for runs without --out (hdl/generated/<name>/, coe/<name>/ in the
+    project); whatever the test left there is removed afterwards."""
+    name = f"zz_issue11_{request.node.name.split('[')[0][-20:].strip('_')}".lower()
+    name = re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", name)).strip("_")
+    folders = [PROJECT / "hdl" / "generated" / name, PROJECT / "coe" / name]
+    assert not any(f.exists() for f in folders), folders
+    yield name, folders
+    for f in folders:
+        shutil.rmtree(f, ignore_errors=True)
+
+
+def test_coe_folder_with_user_notes_is_kept(good_model, tmp_path, project_design):
+    """4d: no --out, coe/<name>/ holds one <name>_*.coe plus my_board_notes.txt: refused,
+    and hdl/generated/<name>/ is not created either."""
+    name, (hdl_dir, coe_dir) = project_design
+    coe_dir.mkdir(parents=True)
+    (coe_dir / f"{name}_l0_weights.coe").write_text("memory_initialization_radix=16;\n")
+    (coe_dir / "my_board_notes.txt").write_text("J5 pin 3: start\n")
+    before = tree_state(tmp_path, coe_dir)
+    res = subprocess.run([sys.executable, str(GENERATOR), str(good_model), "--name", name],
+                         cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    refused(res, str(coe_dir), "my_board_notes.txt")
+    assert tree_state(tmp_path, coe_dir) == before
+    assert not hdl_dir.exists()
+
+
+def test_coe_folder_of_an_earlier_run_is_replaced(good_model, project_design):
+    """Control for the test above: without --out, regenerating replaces hdl/generated/<name>/
+    and coe/<name>/ (covered by the same manifest) without a complaint."""
+    name, (hdl_dir, coe_dir) = project_design
+    for _ in range(2):
+        res = subprocess.run([sys.executable, str(GENERATOR), str(good_model), "--name", name],
+                             cwd=PROJECT, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+    assert (coe_dir / f"{name}_l0_weights.coe").is_file()
+    assert (hdl_dir / "report.json").is_file() and not (hdl_dir / "coe").exists()
+
+
+def test_vunit_run_out_follows_the_same_rule(good_model, earlier_output, tmp_path):
+    """4: vunit_run.py --model M --out DIR generates into DIR: the same rule, checked
+    before any simulation."""
+    (earlier_output / "board.xdc").write_text("# mine\n")
+    X = tmp_path / "X.npy"
+    np.save(X, np.zeros((2, 5), dtype=np.uint8))
+    before = tree_state(tmp_path)
+    refused(run_vunit("--model", good_model, "--inputs", X, "--results", tmp_path / "R.npz",
+                      "--out", earlier_output), "board.xdc")
+    assert tree_state(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- 5: tracebacks
+def test_out_under_a_file(good_model, tmp_path):
+    """5a: --out below a file: one line, nothing created (also tests it as root)."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file, not a folder\n")
+    before = tree_state(tmp_path)
+    refused(run_generator(good_model, blocker / "design"), "notes.txt")
+    assert tree_state(tmp_path) == before
+
+
+def test_out_under_a_read_only_folder_simulated(good_model, tmp_path, capsys, monkeypatch):
+    """5a: --out under a read-only folder (simulated: works as root too)."""
+    import vhdl_generator as vg
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    before = tree_state(tmp_path)
+    simulate_read_only(monkeypatch, parent)
+    assert_refused(*main_in_process(vg.main, [good_model, "--out", parent / "design"], capsys),
+                   str(parent))
+    monkeypatch.undo()
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.skipif(CHMOD_IGNORED, reason=CHMOD_SKIP)
+def test_out_under_a_read_only_folder(good_model, tmp_path):
+    """5a: --out under a read-only folder (chmod a-w, as a normal user)."""
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        before = tree_state(tmp_path)
+        refused(run_generator(good_model, parent / "design"), str(parent))
+        assert tree_state(tmp_path) == before
+    finally:
+        parent.chmod(0o755)
+
+
+def test_read_only_earlier_output_simulated(good_model, earlier_output, tmp_path, capsys,
+                                            monkeypatch):
+    """5d: an earlier output made read-only, regenerated into: one line (exit 2), nothing
+    changed, no hidden .<name>.old-<pid>/ left (simulated: works as root too)."""
+    import vhdl_generator as vg
+    before = tree_state(tmp_path)
+    simulate_read_only(monkeypatch, earlier_output)
+    assert_refused(*main_in_process(vg.main, [good_model, "--out", earlier_output], capsys),
+                   str(earlier_output), "read-only")
+    monkeypatch.undo()
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.skipif(CHMOD_IGNORED, reason=CHMOD_SKIP)
+def test_read_only_earlier_output(good_model, earlier_output, tmp_path):
+    """5d: chmod a-w D, then regenerate into D (as a normal user)."""
+    earlier_output.chmod(0o555)
+    try:
+        before = tree_state(tmp_path)
+        refused(run_generator(good_model, earlier_output), str(earlier_output))
+        assert tree_state(tmp_path) == before
+    finally:
+        earlier_output.chmod(0o755)
+
+
+def junk_npz(path: Path, member: str, others: dict | None = None) -> Path:
+    """An .npz whose `member` is not a .npy file (zipfile writes b'junk' as it)."""
+    with zipfile.ZipFile(path, "w") as z:
+        for key, value in (others or {}).items():
+            buf = io.BytesIO()
+            np.save(buf, value)
+            z.writestr(f"{key}.npy", buf.getvalue())
+        z.writestr(f"{member}.npy", b"junk")
+    return path
+
+
+@pytest.mark.parametrize("tool", ["vhdl_generator", "vunit_run"])
+@pytest.mark.parametrize("where", ["model W0", "model calibration", "vectors", "calibration"])
+def test_npz_member_that_is_not_npy(good_model, tmp_path, tool, where):
+    """5c: zipfile.ZipFile('z.npz','w').writestr('W0.npy', b'junk'), as the model, as a
+    member of it, and as the --vectors/--inputs/--calibration file."""
+    X = tmp_path / "X.npy"
+    np.save(X, np.zeros((2, 5), dtype=np.uint8))
+    model, inputs, extra = good_model, X, []
+    if where == "model W0":
+        model = junk_npz(tmp_path / "z.npz", "W0", {"b0": np.zeros(3)})
+        member = "W0"
+    elif where == "model calibration":
+        with np.load(good_model) as d:
+            model = junk_npz(tmp_path / "z.npz", "calibration", dict(d))
+        member = "calibration"
+    else:
+        bad = junk_npz(tmp_path / "z.npz", "X")
+        member = "X"
+        if where == "calibration":
+            extra = ["--calibration", bad]
+        else:
+            inputs = bad
+            if tool == "vhdl_generator":
+                extra = ["--vectors", bad]
+    out = tmp_path / "design"
+    before = tree_state(tmp_path)
+    if tool == "vhdl_generator":
+        res = run_generator(model, out, *extra)
+    else:
+        res = run_vunit("--model", model, "--inputs", inputs, "--results", tmp_path / "R.npz",
+                        *extra)
+    line = refused(res, "z.npz", f"'{member}'")
+    assert "not a numpy array" in line
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.parametrize("case", ["folder", "under a file"])
+def test_results_that_cannot_be_written(good_model, tmp_path, case):
+    """5b: --results R.npz that is a folder or sits under a file: refused before the
+    simulation (the old code simulated, then died with a traceback)."""
+    X = tmp_path / "X.npy"
+    np.save(X, np.zeros((2, 5), dtype=np.uint8))
+    if case == "folder":
+        results = tmp_path / "R.npz"
+        results.mkdir()
+    else:
+        (tmp_path / "runs").write_text("a file\n")
+        results = tmp_path / "runs" / "R.npz"
+    before = tree_state(tmp_path)
+    refused(run_vunit("--model", good_model, "--inputs", X, "--results", results), "R.npz")
+    assert tree_state(tmp_path) == before
+
+
+def test_results_in_a_read_only_folder_simulated(good_model, tmp_path, capsys, monkeypatch):
+    """5b: --results in a read-only folder (simulated: works as root too), refused before
+    generating or simulating."""
+    import vunit_run
+    X = tmp_path / "X.npy"
+    np.save(X, np.zeros((2, 5), dtype=np.uint8))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    before = tree_state(tmp_path)
+    simulate_read_only(monkeypatch, ro)
+    monkeypatch.setattr(vunit_run, "simulate_generated",
+                        lambda *a, **k: pytest.fail("simulated before checking --results"))
+    assert_refused(*main_in_process(vunit_run.main, ["--model", good_model, "--inputs", X,
+                                                     "--results", ro / "R.npz"], capsys),
+                   "R.npz", str(ro))
+    monkeypatch.undo()
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.skipif(CHMOD_IGNORED, reason=CHMOD_SKIP)
+def test_results_in_a_read_only_folder(good_model, tmp_path):
+    X = tmp_path / "X.npy"
+    np.save(X, np.zeros((2, 5), dtype=np.uint8))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        before = tree_state(tmp_path)
+        refused(run_vunit("--model", good_model, "--inputs", X, "--results", ro / "R.npz"),
+                "R.npz")
+        assert tree_state(tmp_path) == before
+    finally:
+        ro.chmod(0o755)
+
+
+def test_results_written_atomically(tmp_path, monkeypatch):
+    """5b: a write that fails halfway leaves the earlier R.npz as it was and no temporary
+    file; the error is an InputError (one line), not a traceback."""
+    import vunit_run
+    from model_files import InputError
+    results = tmp_path / "R.npz"
+    results.write_bytes(b"the earlier results")
+    sim = {"logits": np.zeros((2, 2), np.int64), "classes": np.zeros(2, np.int64),
+           "cycles": np.zeros(2, np.int64)}
+
+    def broken_savez(f, **arrays):
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(InputError, match="R.npz"):
+        vunit_run.write_results(results, sim)
+    monkeypatch.undo()
+    assert results.read_bytes() == b"the earlier results"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.npz"]
+    vunit_run.write_results(results, sim)
+    with np.load(results, allow_pickle=False) as r:
+        assert sorted(r.files) == ["classes", "cycles", "logits"]
+
+
+# --------------------------------------------------------------------------- 7: no-op options
+@pytest.mark.parametrize("args, named", [
+    (["--model", "M", "--lab", "1"], "--model"),
+    (["--lab", "1", "--inputs", "X"], "--inputs"),
+    (["--lab", "1", "--results", "R.npz"], "--results"),
+    (["--lab", "1", "--out", "D"], "--out"),
+    (["--lab", "1", "--weight-bits", "4"], "--weight-bits"),
+    (["--lab-dir", "DIR"], "--lab-dir"),
+    (["--out", "D"], "--out"),
+    (["--weight-bits", "4"], "--weight-bits"),
+])
+def test_options_of_another_mode_are_refused(good_model, tmp_path, args, named):
+    """7: an option the chosen mode ignores (--lab with --model, --out without --model, ...)
+    is one error line, before any work."""
+    subst = {"M": good_model, "X": tmp_path / "X.npy", "R.npz": tmp_path / "R.npz",
+             "D": tmp_path / "D", "DIR": tmp_path / "subs"}
+    np.save(tmp_path / "X.npy", np.zeros((2, 5), dtype=np.uint8))
+    before = tree_state(tmp_path)
+    refused(run_vunit(*[subst.get(a, a) for a in args], timeout=60), named)
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_lab_dir_without_a_submission(tmp_path, exists):
+    """7: --lab N --lab-dir DIR with nothing to grade: reported as missing, with where it
+    looked and how to write the exercise; DIR is not created (nor DIR/labN/)."""
+    subs = tmp_path / "submissions" / "alice"
+    if exists:
+        subs.mkdir(parents=True)
+    before = tree_state(tmp_path)
+    line = refused(run_vunit("--lab", "1", "--lab-dir", subs, timeout=60),
+                   str(subs / "lab1" / "neuron_mac.vhd"),
+                   f"vhdl_generator.py --exercise 1 --out {subs}")
+    assert tree_state(tmp_path) == before, line
+    assert subs.exists() == exists
+
+
+def test_lab_default_folder_gets_the_exercise(tmp_path, monkeypatch):
+    """Control: `--lab N` on labs/work (the default) still writes the exercise first, as
+    labs/README.md says (grading stopped right after, before any simulation)."""
+    import labs
+    work = tmp_path / "work"
+    monkeypatch.setattr(labs, "WORK_DIR", work)
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(labs, "lab_design", stop)
+    with pytest.raises(Stop):
+        labs.run_lab(1, work_dir=work, log=lambda *_: None)
+    assert "TODO (lab 1)" in (work / "lab1" / "neuron_mac.vhd").read_text()
