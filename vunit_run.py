@@ -40,16 +40,26 @@ def own_parser() -> argparse.ArgumentParser:
         prog="vunit_run.py", add_help=False, allow_abbrev=False,
         description="Simulate bram-mlp's VHDL in GHDL (VUnit). Without --model: generate "
                     "the example networks and run every testbench. With --model/--inputs/"
-                    "--results: run the given inputs through the simulated hardware.")
+                    "--results: run the given inputs through the simulated hardware; with "
+                    "--design DIR/--inputs/--results: the same for a design generated "
+                    "earlier into DIR.")
     p.add_argument("-h", "--help", action="store_true", help="show this help and VUnit's")
     m = p.add_argument_group("run your own inputs through the simulated hardware")
-    m.add_argument("--model", type=Path, help="float model .npz")
+    m.add_argument("--model", type=Path, help="float model .npz (generated with the "
+                   "quantization and hardware options below)")
+    m.add_argument("--design", type=Path, metavar="DIR",
+                   help="instead of --model: a folder vhdl_generator.py wrote (its "
+                        "report.json and quantized.npz say how it was made); nothing in it "
+                        "is written")
     m.add_argument("--inputs", type=Path, metavar="X.npy",
                    help="input images (n_images, n_inputs): integer codes (uint8 pixels by "
                         "default) or the scaled floats the network was trained on "
                         "(code = x / input_scale, e.g. pixels / 255)")
     m.add_argument("--results", type=Path, metavar="R.npz",
                    help="where to write logits (n, n_out), classes (n,), cycles (n,)")
+    m.add_argument("--labels", type=Path, metavar="y.npy",
+                   help="labels of the inputs (n_images,) (trainer.py --export-test writes "
+                        "them): also print the hardware's accuracy")
     m.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="generate the design into DIR (default: a temporary folder), as "
                         "vhdl_generator.py --out does: a new or empty folder or an earlier "
@@ -76,8 +86,8 @@ def own_parser() -> argparse.ArgumentParser:
 
 
 LAB_OPTIONS = ("lab_dir", "reference")                 # only with --lab
-MODEL_OPTIONS = ("inputs", "results", "out")            # only with --model
-BOTH = ("help", "wave", "lab", "model")
+MODEL_OPTIONS = ("inputs", "results", "out", "labels")  # only with --model (or --design)
+BOTH = ("help", "wave", "lab", "model", "design")
 
 
 def given_options(argv: list[str]) -> list[str]:
@@ -100,6 +110,13 @@ def check_mode(given: list[str]) -> None:
         return ", ".join(map(opt, dests))
 
     generator = [d for d in given if d not in LAB_OPTIONS + MODEL_OPTIONS + BOTH]
+    if "design" in given:
+        wrong = [d for d in given if d in ("model", "out", "lab") + LAB_OPTIONS] + generator
+        if wrong:
+            raise InputError(f"--design DIR simulates the design as it was generated; "
+                             f"{listed(wrong)} {'does' if len(wrong) == 1 else 'do'} not go "
+                             "with it (regenerate with --model M.npz and the options instead)")
+        return
     if "lab" in given:
         wrong = [d for d in given if d in ("model",) + MODEL_OPTIONS] + generator
         if wrong:
@@ -114,8 +131,8 @@ def check_mode(given: list[str]) -> None:
         wrong = [d for d in given if d in MODEL_OPTIONS] + generator
         if wrong:
             raise InputError(f"{listed(wrong)} {'needs' if len(wrong) == 1 else 'need'} "
-                             "--model M.npz (without it, vunit_run.py runs the example "
-                             "networks with their own options)")
+                             "--model M.npz or --design DIR (without them, vunit_run.py "
+                             "runs the example networks with their own options)")
 
 
 def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
@@ -132,6 +149,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         vg.check_output(args.out, name, [args.model, args.inputs, args.calibration])
     model = read_float_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits, model.input_scale)
+    labels = read_labels(args.labels, len(X), model.topology[-1])
     out = args.out
     if out is None:
         tmp_design = Path(tempfile.mkdtemp(prefix="bram_mlp_design_"))
@@ -148,6 +166,12 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         for line in problems or ["error: the simulation did not finish; see the log above"]:
             print(line, file=sys.stderr)
         return 1
+    return finish(args, g, X, sim, labels)
+
+
+def finish(args: argparse.Namespace, g: vg.Generated, X: np.ndarray,
+           sim: dict[str, np.ndarray], labels: np.ndarray | None) -> int:
+    """Write R.npz, compare with the integer reference model, print the accuracy."""
     write_results(args.results, sim)
     ref_logits, ref_classes = qf.reference_forward(g.q, X)
     same = (np.array_equal(ref_logits, sim["logits"])
@@ -156,7 +180,80 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     print(f"wrote {args.results}: {len(X)} images, cycles per image "
           f"{cycles.min()}..{cycles.max()} (predicted {g.report['latency_cycles']}); "
           f"equal to the integer reference model: {'yes' if same else 'NO'}")
+    if labels is not None:
+        right = int(np.sum(sim["classes"] == labels))
+        print(f"accuracy of the simulated hardware against {args.labels}: "
+              f"{right / len(labels):.4f} ({right} of {len(labels)} images)")
     return 0 if same else 1
+
+
+def read_labels(path: Path | None, n_images: int, n_classes: int) -> np.ndarray | None:
+    """y.npy: one integer class per image (0..n_classes-1; a one-output network: 0 or 1)."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        y = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc.__class__.__name__})") from None
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "iu":
+        raise InputError(f"{path}: labels must be an integer array (n_images,)")
+    y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
+    if y.ndim != 1 or len(y) != n_images:
+        raise InputError(f"{path}: must hold one label per input image ({n_images}), got "
+                         f"shape {y.shape}")
+    top = max(n_classes, 2) - 1
+    if y.min() < 0 or y.max() > top:
+        raise InputError(f"{path}: labels must be classes 0..{top}, got {y.min()}..{y.max()}")
+    return y.astype(np.int64)
+
+
+def design_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
+    """--design DIR/--inputs/--results: simulate a design generated earlier, as it is."""
+    missing = [o for o, v in (("--inputs", args.inputs), ("--results", args.results))
+               if v is None]
+    if missing:
+        raise InputError(f"--design needs {' and '.join(missing)}")
+    check_results_path(args.results, args.design)
+    g = read_generated(args.design)
+    scale = g.q.sx[0] if g.q.sx else 1.0 / 255.0
+    X = read_input_codes(args.inputs, g.q.topology[0], g.q.input_bits, scale)
+    labels = read_labels(args.labels, len(X), g.q.topology[-1])
+    print(f"simulating {args.design} ({g.name}, {'-'.join(map(str, g.q.topology))}; "
+          f"{len(X)} input rows)")
+    problems: list[str] = []
+    sim = simulate_generated(g, X, vunit_argv, problems)
+    if sim is None:
+        for line in problems or ["error: the simulation did not finish; see the log above"]:
+            print(line, file=sys.stderr)
+        return 1
+    return finish(args, g, X, sim, labels)
+
+
+def read_generated(folder: Path) -> vg.Generated:
+    """A folder vhdl_generator.py wrote, as generate() returned it."""
+    import json
+    report_path, manifest = folder / "report.json", folder / "quantized.npz"
+    try:
+        report = json.loads(report_path.read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{folder}: no readable report.json: not a folder vhdl_generator.py "
+                         "wrote (--design wants its --out DIR)") from None
+    if not isinstance(report, dict) or not str(report.get("tool", "")).startswith("bram-mlp"):
+        raise InputError(f"{report_path}: not a bram-mlp report")
+    try:
+        with np.load(manifest, allow_pickle=False) as d:
+            q = qf.QuantizedModel.from_arrays(d)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{manifest}: unreadable integer manifest "
+                         f"({exc.__class__.__name__})") from None
+    name = str(report.get("name", ""))
+    if not (folder / f"{name}_top.vhd").is_file() or not (folder / "tb" / f"tb_{name}.vhd").is_file():
+        raise InputError(f"{folder}: {name}_top.vhd or tb/tb_{name}.vhd is missing; "
+                         "regenerate the design")
+    coe = folder / "coe"
+    return vg.Generated(out=folder, coe=coe, name=name, q=q, report=report)
 
 
 def check_results_path(results: Path, out: Path | None) -> None:
@@ -173,8 +270,8 @@ def check_results_path(results: Path, out: Path | None) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{results}: cannot be written: {parent} is not writable")
     if out is not None and results.resolve().is_relative_to(Path(out).resolve()):
-        raise InputError(f"{results}: inside --out {out}, which holds only what the "
-                         "generator writes; write the results elsewhere")
+        raise InputError(f"{results}: inside the design folder {out}, which holds only "
+                         "what the generator writes; write the results elsewhere")
 
 
 def write_results(path: Path, sim: dict[str, np.ndarray]) -> None:
@@ -456,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
                                 vunit_argv=vunit_argv)
         if args.model is not None:
             return model_mode(args, vunit_argv)
+        if args.design is not None:
+            return design_mode(args, vunit_argv)
         made = generate_examples()
     except (InputError, vg.GeneratorError, qf.QuantizationError, LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -960,3 +960,53 @@ def test_lab_default_folder_gets_the_exercise(tmp_path, monkeypatch):
     with pytest.raises(Stop):
         labs.run_lab(1, work_dir=work, log=lambda *_: None)
     assert "TODO (lab 1)" in (work / "lab1" / "neuron_mac.vhd").read_text()
+
+
+# --------------------------------------------------------------------------- --design, --labels
+@pytest.fixture
+def generated(good_model, tmp_path) -> Path:
+    out = tmp_path / "gen"
+    assert run_generator(good_model, out).returncode == 0
+    return out
+
+
+def run_vunit(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT / "vunit_run.py"), *map(str, args)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("extra, named", [
+    (("--weight-bits", "4"), "--weight-bits"),
+    (("--out", "elsewhere"), "--out"),
+    (("--model", "m.npz"), "--model"),
+])
+def test_design_mode_refuses_options_it_would_ignore(generated, tmp_path, extra, named):
+    np.save(tmp_path / "X.npy", np.zeros((2, 5), np.uint8))
+    before = tree_state(tmp_path)
+    res = run_vunit("--design", generated, "--inputs", tmp_path / "X.npy", "--results",
+                    tmp_path / "R.npz", *extra)
+    assert_refused(res.returncode, res.stdout, res.stderr, named, "--design")
+    assert tree_state(tmp_path) == before
+
+
+@pytest.mark.parametrize("labels, why", [
+    (np.zeros(3, np.int64), "one label per input image (2)"),
+    (np.array([0, 2]), "classes 0..1"),
+    (np.array([0.0, 1.0]), "integer array"),
+])
+def test_bad_labels_are_refused_before_simulating(generated, tmp_path, labels, why):
+    np.save(tmp_path / "X.npy", np.zeros((2, 5), np.uint8))
+    np.save(tmp_path / "y.npy", labels)
+    before = tree_state(tmp_path)
+    res = run_vunit("--design", generated, "--inputs", tmp_path / "X.npy", "--labels",
+                    tmp_path / "y.npy", "--results", tmp_path / "R.npz")
+    assert_refused(res.returncode, res.stdout, res.stderr, "y.npy", why)
+    assert tree_state(tmp_path) == before
+
+
+def test_design_mode_on_a_folder_that_is_no_design(tmp_path):
+    (tmp_path / "d").mkdir()
+    np.save(tmp_path / "X.npy", np.zeros((2, 5), np.uint8))
+    res = run_vunit("--design", tmp_path / "d", "--inputs", tmp_path / "X.npy", "--results",
+                    tmp_path / "R.npz")
+    assert_refused(res.returncode, res.stdout, res.stderr, "report.json", "--design")

@@ -297,3 +297,33 @@ def test_simulator_crash_is_reported_with_its_reason(tmp_path):
     assert len(errors) == 1, r.stderr
     assert "stack" in errors[0] and "256 KB" in errors[0] and "ulimit -s unlimited" in errors[0]
     assert not (tmp_path / "R.npz").exists()
+
+
+def test_design_mode_simulates_a_generated_folder_as_it_is(tmp_path):
+    """vunit_run.py --design DIR: the options come from DIR (4-bit weights here, not given
+    again), nothing in DIR changes, and --labels gives the accuracy."""
+    model = save_model(tmp_path / "net.npz", [5, 3, 2], 21)
+    out = tmp_path / "design"
+    r = run([sys.executable, "vhdl_generator.py", str(model), "--out", str(out),
+             "--weight-bits", "4"])
+    assert r.returncode == 0, r.stderr
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    rng = np.random.default_rng(8)
+    X = rng.integers(0, 256, (30, 5)).astype(np.uint8)
+    with np.load(out / "quantized.npz", allow_pickle=False) as d:
+        q = qf.QuantizedModel.from_arrays(d)
+    assert q.weight_bits == 4
+    ref_logits, ref_classes = qf.reference_forward(q, X)
+    y = ref_classes.copy()
+    y[:7] = 1 - y[:7]                         # 7 of 30 labels disagree with the hardware
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    r = run([sys.executable, "vunit_run.py", "--design", str(out), "--inputs",
+             str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"), "--results",
+             str(tmp_path / "R.npz")])
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert "equal to the integer reference model: yes" in r.stdout
+    assert "0.7667 (23 of 30 images)" in r.stdout
+    with np.load(tmp_path / "R.npz", allow_pickle=False) as res:
+        np.testing.assert_array_equal(res["logits"], ref_logits)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
