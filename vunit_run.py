@@ -4,7 +4,9 @@
     python vunit_run.py                 generate the example networks, run every testbench,
                                         print a summary (bit-exact, cycles, sizes)
     python vunit_run.py -p 2 -v         VUnit's own options pass through (-p, -v,
-                                        --xunit-xml, test patterns such as '*mnist_10*')
+                                        --xunit-xml, test patterns such as '*mnist_10*');
+                                        without -v one progress line per phase (generate,
+                                        compile, simulate k of n), failures in full
     python vunit_run.py --model M.npz --inputs X.npy --results R.npz [--out DIR]
                                         run any inputs through the simulated hardware;
                                         R.npz gets logits, classes and cycles as measured
@@ -26,6 +28,7 @@ import quantization_functions as qf
 from labs import LabError
 from model_files import InputError, OneLineArgumentParser, read_float_model, read_input_codes
 import vhdl_generator as vg
+from vunit_console import run_quietly
 
 ROOT = Path(__file__).resolve().parent
 HDL = ROOT / "hdl"
@@ -333,7 +336,7 @@ def simulate_generated(g: vg.Generated, X: np.ndarray, vunit_argv: list[str] | N
             crashes.extend(silent_stops(results))
 
         try:
-            vu.main(post_run=post_run)
+            run_quietly(vu, post_run, verbose(vunit_argv))
         except SystemExit:
             pass  # VUnit always exits; the outcome says what passed
         if any(c not in outcome for c in chunks):
@@ -367,8 +370,9 @@ def raise_stack_limit() -> int:
 
 def silent_stops(results) -> list[str]:
     """Tests that failed without any message from the testbench or GHDL: the simulator
-    crashed (a segmentation fault, most often the stack). One line each, with the reason."""
-    lines = []
+    crashed (a segmentation fault, most often the stack). One error line for all of them,
+    with the reason, or none."""
+    crashed = []
     for key, test in results.get_report().tests.items():
         if test_status(test) != "failed":
             continue
@@ -376,20 +380,23 @@ def silent_stops(results) -> list[str]:
             text = (test.path / "output.txt").read_text(errors="replace").lower()
         except OSError:
             text = ""
-        if any(word in text for word in ("error", "failure", "failed", "fatal")):
-            continue  # the bench or GHDL said why
-        limit = raise_stack_limit()
-        have = "unlimited" if limit < 0 else f"{limit // 1024} KB"
-        lines.append(f"error: {key}: GHDL stopped without a message (a crash: most often the "
-                     f"stack, whose limit is {have}; a large design needs more: run "
-                     "`ulimit -s unlimited` in this shell, or raise the hard limit, and "
-                     "try again)")
-    return lines
+        if not any(word in text for word in ("error", "failure", "failed", "fatal")):
+            crashed.append(key)   # else the bench or GHDL said why
+    if not crashed:
+        return []
+    limit = raise_stack_limit()
+    have = "unlimited" if limit < 0 else f"{limit // 1024} KB"
+    which = crashed[0] if len(crashed) == 1 else f"{len(crashed)} simulations ({crashed[0]}, ...)"
+    return [f"error: {which}: GHDL stopped without a message (a crash: most often the "
+            f"stack, whose limit is {have}; a large design needs more: run "
+            "`ulimit -s unlimited` in this shell, or raise the hard limit, and try again)"]
 
 
 def make_vunit(argv: list[str], output_path: Path | None = None):
     from vunit import VUnit
     raise_stack_limit()
+    if not sys.stdout.isatty() and "--no-color" not in argv:
+        argv = ["--no-color"] + argv   # no escape codes into a file or a pipe
     if output_path is not None and "-o" not in argv and "--output-path" not in argv:
         argv = ["--output-path", str(output_path)] + argv
     vu = VUnit.from_argv(argv=argv, compile_builtins=False)
@@ -572,10 +579,15 @@ def main(argv: list[str] | None = None) -> int:
             for line in silent_stops(results):
                 print(line, file=sys.stderr)
 
-        vu.main(post_run=post_run)
+        run_quietly(vu, post_run, verbose(vunit_argv))
     except SystemExit as exc:
         return exc.code or 0
     return 0
+
+
+def verbose(vunit_argv: list[str]) -> bool:
+    """-v: VUnit's own full output instead of one progress line per phase."""
+    return any(a in ("-v", "--verbose") for a in vunit_argv)
 
 
 if __name__ == "__main__":
