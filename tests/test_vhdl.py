@@ -148,6 +148,10 @@ def test_main_job_is_bit_exact():
     assert checked == len(examples.examples()), r.stdout[-2000:]
     big = next(l for l in table if l.startswith("mnist_256_10 "))
     assert int(big.split()[5]) <= 784 + 256 + 24
+    # the console: a line per phase and the table (VUnit alone printed about 930 lines), no
+    # colour codes into a pipe, no "Output file:" naming a folder deleted at the end
+    assert "\x1b" not in out and "Output file:" not in out
+    assert len(r.stdout.splitlines()) <= len(examples.examples()) + 12, r.stdout
 
 
 def run_network_bench(folder: Path, name: str, expected: Path, out: Path, bench: str = ""):
