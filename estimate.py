@@ -36,7 +36,8 @@ GHDL_TIMEOUT_S = 600
 YOSYS_TIMEOUT_S = 3600
 # resources reported, in table order; RAMB18 capacity counts a RAMB36 as two RAMB18
 RESOURCES = ("LUT", "FF", "RAMB18", "RAMB36", "DSP48E1", "CARRY4")
-HDL_ORDER = ("bram_mlp_pkg", "requantizer", "argmax", "input_buffer")
+HDL_ORDER = ("bram_mlp_pkg", "requantizer", "requantizer_wide", "argmax", "argmax_wide",
+             "input_buffer")
 
 
 class EstimateError(RuntimeError):

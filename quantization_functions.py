@@ -11,6 +11,7 @@ Everything here follows the integer arithmetic contract of DESIGN.md:
     hidden: y[j] = min(2^act_bits - 1, (max(acc[j], 0) * M[j] + R) >> S[j]),  R = 2^(S-1) or 0
     last:   logits = acc; class = argmax (lowest index on ties);
             one output: class = 1 if acc[0] > 0 else 0
+    accumulators up to 48 bits (a DSP48E1's P register) are exact; wider is refused
 
 The reference model (`reference_forward`) is the oracle every test compares the VHDL with.
 """
@@ -28,8 +29,12 @@ ENCODINGS = ("integer", "fixed")
 M_BITS = 15
 # Largest right shift S we ever emit (acc * M + R stays inside int64).
 MAX_SHIFT = 62
-# The VHDL datapath keeps accumulators in VHDL `integer` (32 bits in every simulator).
-MAX_ACC_BITS = 32
+# Accumulators up to 48 bits (a DSP48E1's P register) are exact. The VHDL keeps one of at
+# most 32 bits in a VHDL `integer`; a wider one as a high part (integer) and a 16-bit low
+# part (see the layer template), so the per-clock arithmetic stays on integers.
+MAX_ACC_BITS = 48
+NARROW_ACC_BITS = 32       # up to here: one VHDL integer
+ACC_LO_BITS = 16           # a wider accumulator: hi * 2^16 + lo, 0 <= lo < 2^16
 
 
 class QuantizationError(ValueError):
@@ -246,9 +251,7 @@ class QuantizedModel:
             if W.min() < lo or W.max() > hi:
                 raise QuantizationError(f"layer {l}: weights outside {self.weight_bits} bits")
             if self.acc_bits(l) > MAX_ACC_BITS:
-                raise QuantizationError(
-                    f"layer {l}: the accumulator needs {self.acc_bits(l)} bits, more than the "
-                    f"{MAX_ACC_BITS} the VHDL datapath holds; use fewer weight or input bits")
+                raise QuantizationError(self._too_wide(l))
             if l < self.n_layers - 1:
                 if self.M[l].shape != (W.shape[0],) or self.S[l].shape != (W.shape[0],):
                     raise QuantizationError(f"layer {l}: M and S must have one entry per neuron")
@@ -256,6 +259,26 @@ class QuantizedModel:
                     raise QuantizationError(f"layer {l}: M must be in 0..2^{M_BITS}-1")
                 if self.S[l].min() < 0 or self.S[l].max() > MAX_SHIFT:
                     raise QuantizationError(f"layer {l}: S must be in 0..{MAX_SHIFT}")
+
+    def _too_wide(self, l: int) -> str:
+        """Why layer l's accumulator exceeds MAX_ACC_BITS, and what to do, in one line."""
+        W, b = self.W[l], self.b[l]
+        xmax = (1 << self.layer_input_bits(l)) - 1
+        pos = int((np.where(W > 0, W, 0).sum(axis=1) * xmax).max())
+        neg = int((np.where(W < 0, W, 0).sum(axis=1) * xmax).min())
+        products = signed_bits_for(min(neg, 0), max(pos, 0))
+        bias = signed_bits_for(min(int(b.min()), 0), max(int(b.max()), 0))
+        head = (f"layer {l}: the accumulator needs {self.acc_bits(l)} bits, more than the "
+                f"{MAX_ACC_BITS} of a DSP48E1 that the hardware holds exactly")
+        if bias > products:
+            sx = f" (sx = {self.sx[l]:.3g})" if self.sx else ""
+            return (f"{head}: the biases alone need {bias} bits at the accumulator scale "
+                    f"b / (sx * sw){sx}, the weights x inputs only {products}: a bias far "
+                    "larger than the weights' range, or a tiny input_scale; check the "
+                    "model's biases and input_scale")
+        return (f"{head}: {W.shape[1]} inputs of {self.layer_input_bits(l)} bits times "
+                f"{self.weight_bits}-bit weights need {products} bits; use fewer "
+                "--weight-bits, --act-bits or --input-bits, or fewer inputs per neuron")
 
     # ---- manifest file
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -384,6 +407,13 @@ def quantize_model(Ws: list[np.ndarray], bs: list[np.ndarray], *, input_scale: f
         last = l == len(Ws) - 1
         sw = weight_scale(W, weight_bits, encoding, frac_bits, per_neuron and not last)
         Wq.append(quantize_weights(W, sw, weight_bits))
+        bias = b / (sx * sw)
+        if not np.all(np.isfinite(bias)) or np.abs(bias).max() >= 2.0 ** 62:
+            raise QuantizationError(
+                f"layer {l}: the biases at the accumulator scale b / (sx * sw) reach "
+                f"{np.abs(bias).max():.3g} (sx = {sx:.3g}), far beyond the {MAX_ACC_BITS}-bit "
+                "accumulator: a bias far larger than the weights' range, or a tiny "
+                "input_scale; check the model's biases and input_scale")
         bq.append(quantize_bias(b, sx, sw))
         sws.append(sw)
         sxs.append(sx)

@@ -41,10 +41,13 @@ TEMPLATE_DIR = PROJECT_DIR / "templates"
 HDL_DIR = PROJECT_DIR / "hdl"
 # hand-written synthesizable files every generated design needs (copied into --out)
 HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.vhd")
+# and, only in a design whose accumulators need more than 32 bits, their wide forms
+HDL_WIDE_FILES = ("argmax_wide.vhd", "requantizer_wide.vhd")
 FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
 HIDDEN_X_LATENCY = 3        # a hidden layer's activation port: select, multiply, round
 ARGMAX_LATENCY = 1
 M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
+M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits
 N_INPUT_COE = 10            # test-input .coe files written (the first vectors)
 DEFAULT_VECTORS = 50
 
@@ -117,7 +120,7 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
     """Names the generator writes for design `name` (for folders written before report.json
     had a manifest): the same kinds of file as render_design, for any layer count."""
     n = re.escape(name)
-    hdl = "|".join(re.escape(h) for h in HDL_FILES)
+    hdl = "|".join(re.escape(h) for h in HDL_FILES + HDL_WIDE_FILES)
     return [re.compile(p) for p in (
         rf"{n}_(pkg|core|top|axis)\.vhd", rf"{n}_l\d+_(pkg|weights|layer|lut_mults)\.vhd",
         rf"({hdl})", r"quantized\.npz", r"report\.json", r"estimate\.json",
@@ -460,7 +463,7 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         },
         "top": f"{name}_top", "core": f"{name}_core",
         "axis": {"entity": f"{name}_axis", "s_axis_bits": s_axis_bits(q.input_bits),
-                 "m_axis_bits": M_AXIS_BITS, "m_axis_beats": q.topology[-1] + 1,
+                 "m_axis_bits": m_axis_bits(q), "m_axis_beats": q.topology[-1] + 1,
                  "input_buffer_words": 2 << addr_bits(q.topology[0]),  # two images
                  # back to back without backpressure: the core takes the next image the
                  # clock after done, unless sending the result (one beat per clock) is slower
@@ -587,7 +590,14 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "addr_bits": addr_bits(n_in), "in_bits": q.layer_input_bits(l),
             "weight_bits": q.weight_bits, "acc_bits": q.acc_bits(l),
             "acc_min": lo, "acc_max": hi, "x_latency": x_latency(l),
-            "bias_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.b[l])], 8),
+            "bias_rows": _rows([f"{j} => {vhdl_integer(v)}" for j, v in enumerate(q.b[l])], 8),
+            "acc_min_vhdl": vhdl_integer(lo),
+            "wide": wide_acc(q.acc_bits(l)), "acc_lo_bits": qf.ACC_LO_BITS,
+            "acc_hi_min": lo >> qf.ACC_LO_BITS, "acc_hi_max": hi >> qf.ACC_LO_BITS,
+            "bias_hi_rows": _rows([f"{j} => {int(v) >> qf.ACC_LO_BITS}"
+                                   for j, v in enumerate(q.b[l])], 8),
+            "bias_lo_rows": _rows([f"{j} => {int(v) & ((1 << qf.ACC_LO_BITS) - 1)}"
+                                   for j, v in enumerate(q.b[l])], 8),
             "roms": roms,
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.n_dsp,
             "dsp_budget": opts.budget(),
@@ -617,7 +627,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
            "input_addr_bits": addr_bits(q.topology[0]), "n_outputs": n_outputs,
            "logit_bits": q.acc_bits(q.n_layers - 1),
            "class_bits": addr_bits(max(n_outputs, 2)), "latency": latency,
-           "s_axis_bits": s_axis_bits(q.input_bits), "m_axis_bits": M_AXIS_BITS,
+           "s_axis_bits": s_axis_bits(q.input_bits), "m_axis_bits": m_axis_bits(q),
+           "wide_logits": wide_acc(q.acc_bits(q.n_layers - 1)),
            "layers": layers_ctx}
     files[f"{name}_pkg.vhd"] = render("network_pkg.vhd.j2", f"{name}_pkg: network sizes", **net)
     files[f"{name}_core.vhd"] = render("core.vhd.j2", f"{name}_core: layers + argmax", **net)
@@ -629,13 +640,15 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         "tb_axis.vhd.j2", f"tb_{name}_axis: VUnit testbench of the AXI4-Stream wrapper", **net)
     files[f"tb/tb_{name}_weights.vhd"] = render(
         "tb_weights.vhd.j2", f"tb_{name}_weights: VUnit testbench of the weights memories", **net)
-    for hdl in HDL_FILES:
+    wide = any(wide_acc(q.acc_bits(l)) for l in range(q.n_layers))
+    for hdl in HDL_FILES + (HDL_WIDE_FILES if wide else ()):
         files[hdl] = (HDL_DIR / hdl).read_text()
 
     # test vectors from the integer reference model (the oracle)
     logits, classes = qf.reference_forward(q, vectors)
     files["vectors/inputs.csv"] = _csv(vectors)
-    files["vectors/expected.csv"] = _csv(np.column_stack([logits, classes]))
+    files["vectors/expected.csv"] = _csv(outputs_to_columns(
+        logits, classes, wide_acc(q.acc_bits(q.n_layers - 1))))
     for l in range(q.n_layers):
         files[f"vectors/weights_l{l}.csv"] = _csv(q.W[l].T)  # row i: every neuron's weight i
 
@@ -663,6 +676,44 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
 def _sha256_of(content: str | bytes) -> str:
     import hashlib
     return hashlib.sha256(content.encode() if isinstance(content, str) else content).hexdigest()
+
+
+def wide_acc(acc_bits: int) -> bool:
+    """Wider than a VHDL integer: kept as two integers in the VHDL and two CSV columns."""
+    return acc_bits > qf.NARROW_ACC_BITS
+
+
+def m_axis_bits(q: qf.QuantizedModel) -> int:
+    """m_axis_tdata width: 32 bits, or 64 when the logits are wider than 32."""
+    return M_AXIS_BITS_WIDE if wide_acc(q.acc_bits(q.n_layers - 1)) else M_AXIS_BITS
+
+
+def vhdl_integer(v: int) -> str:
+    """An integer as a VHDL expression: -2^31 is not a literal (2147483648 is no integer)."""
+    v = int(v)
+    return "(-2147483647 - 1)" if v == -2 ** 31 else str(v)
+
+
+def outputs_to_columns(logits: np.ndarray, classes: np.ndarray, wide: bool) -> np.ndarray:
+    """The rows of expected.csv / results.csv: logits then the class (the benches add the
+    clocks). VUnit's integer arrays hold 32 bits, so a wide logit takes two columns:
+    hi = logit >> 16 (rounded down), lo = logit & 0xFFFF."""
+    logits = np.asarray(logits, dtype=np.int64)
+    if wide:
+        pairs = np.stack([logits >> qf.ACC_LO_BITS, logits & ((1 << qf.ACC_LO_BITS) - 1)],
+                         axis=2)
+        logits = pairs.reshape(len(logits), -1)
+    return np.column_stack([logits, classes])
+
+
+def outputs_from_columns(rows: np.ndarray, n_outputs: int, wide: bool
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (n, n_outputs) int64, the columns after them) of an expected/results CSV."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
+    if not wide:
+        return rows[:, :n_outputs], rows[:, n_outputs:]
+    pairs = rows[:, :2 * n_outputs].reshape(len(rows), n_outputs, 2)
+    return (pairs[:, :, 0] << qf.ACC_LO_BITS) + pairs[:, :, 1], rows[:, 2 * n_outputs:]
 
 
 def _csv(a: np.ndarray) -> str:

@@ -347,8 +347,9 @@ def simulate_generated(g: vg.Generated, X: np.ndarray, vunit_argv: list[str] | N
                          for c in chunks])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    n_out = g.q.W[-1].shape[0]
-    return {"logits": sim[:, :n_out], "classes": sim[:, n_out], "cycles": sim[:, n_out + 1]}
+    wide = vg.wide_acc(g.q.acc_bits(g.q.n_layers - 1))
+    logits, rest = vg.outputs_from_columns(sim, g.q.W[-1].shape[0], wide)
+    return {"logits": logits, "classes": rest[:, 0], "cycles": rest[:, 1]}
 
 
 # --------------------------------------------------------------------------- VUnit set-up

@@ -31,7 +31,7 @@ architecture rtl of argmax is
 begin
 
   assert ACC_BITS <= 32
-    report "argmax: ACC_BITS must be at most 32 (logits are compared as VHDL integers)"
+    report "argmax: ACC_BITS must be at most 32 (logits are compared as VHDL integers; argmax_wide takes wider ones)"
     severity failure;
   assert 2 ** CLASS_BITS >= N
     report "argmax: CLASS_BITS too small for N classes"

@@ -22,19 +22,21 @@ package body bram_mlp_pkg is
     alias v_a       : std_logic_vector(v'length - 1 downto 0) is v;
     variable result : integer := 0;
   begin
+    -- a set top bit of a signed vector weighs -2^(n-1): starting from -1 and doubling
+    -- through the other bits gets there without ever leaving the integer range (a 32-bit
+    -- -2^31 included, where 2 ** 31 itself is not an integer)
+    if is_signed and (v_a(v_a'left) = '1' or v_a(v_a'left) = 'H') then
+      result := -1;
+    end if;
     for b in v_a'length - 2 downto 0 loop
       result := result * 2;
       if v_a(b) = '1' or v_a(b) = 'H' then
         result := result + 1;
       end if;
     end loop;
-    -- the top bit weighs -2^(n-1) when signed, +2^(n-1) when unsigned
-    if v_a(v_a'left) = '1' or v_a(v_a'left) = 'H' then
-      if is_signed then
-        result := result - 2 ** (v_a'length - 1);
-      else
-        result := result + 2 ** (v_a'length - 1);
-      end if;
+    -- unsigned: the top bit weighs +2^(n-1)
+    if not is_signed and (v_a(v_a'left) = '1' or v_a(v_a'left) = 'H') then
+      result := result + 2 ** (v_a'length - 1);
     end if;
     return result;
   end function slv_to_int;
@@ -44,17 +46,15 @@ package body bram_mlp_pkg is
     variable rest   : integer := value;
   begin
     -- floor division by 2 walks through the two's complement bits, negative values too
+    -- (rest mod 2 is 0 or 1 whatever the sign; subtracting it first makes the division
+    -- exact, so -2^31 never steps outside the integer range)
     for b in 0 to bits - 1 loop
       if rest mod 2 = 1 then
         result(b) := '1';
       else
         result(b) := '0';
       end if;
-      if rest < 0 then
-        rest := (rest - 1) / 2;
-      else
-        rest := rest / 2;
-      end if;
+      rest := (rest - rest mod 2) / 2;
     end loop;
     return result;
   end function int_to_slv;

@@ -36,7 +36,7 @@ architecture rtl of requantizer is
 begin
 
   assert ACC_BITS <= 32
-    report "requantizer: ACC_BITS must be at most 32"
+    report "requantizer: ACC_BITS must be at most 32 (requantizer_wide takes wider ones)"
     severity failure;
 
   -- LAB EXERCISE BEGIN (vhdl_generator.py --exercise 3 writes this region as a TODO)

@@ -1010,3 +1010,35 @@ def test_design_mode_on_a_folder_that_is_no_design(tmp_path):
     res = run_vunit("--design", tmp_path / "d", "--inputs", tmp_path / "X.npy", "--results",
                     tmp_path / "R.npz")
     assert_refused(res.returncode, res.stdout, res.stderr, "report.json", "--design")
+
+
+# --------------------------------------------------------------------------- beyond 48 bits
+@pytest.mark.parametrize("arrays, args, named", [
+    # a bias far larger than the weights' range: the bias needs 50 bits, the products 17
+    ({"W0": np.array([[1.0, -0.5, 0.25]]), "b0": np.array([1e10])}, (),
+     ("needs 50 bits", "48", "biases alone need 50 bits", "input_scale")),
+    # a tiny input_scale: b / (sx * sw) is astronomically large
+    ({"W0": np.array([[1.0, -0.5, 0.25]]), "b0": np.array([0.5]),
+      "input_scale": np.float64(1e-300)}, (), ("sx = 1e-300", "tiny input_scale")),
+    # really too many wide products: 70000 inputs of 16 bits x 16-bit weights
+    ({"W0": np.ones((1, 70000)), "b0": np.zeros(1)},
+     ("--weight-bits", "16", "--input-bits", "16"),
+     ("needs 49 bits", "70000 inputs of 16 bits", "--weight-bits")),
+])
+def test_accumulators_beyond_48_bits_are_refused_with_the_cause(write_model, tmp_path, out,
+                                                                  arrays, args, named):
+    model = write_model("wide.npz", **arrays)
+    before = tree_state(tmp_path)
+    assert_clean_failure(run_generator(model, out, *args), out, *named)
+    assert tree_state(tmp_path) == before
+
+
+def test_accumulators_of_33_to_48_bits_are_accepted(write_model, out):
+    """200-40-20-10 at 16-bit weights and activations: 35 bits, refused before issue 11."""
+    model = write_model("w16.npz", **small_net(np.random.default_rng(9), (200, 40, 20, 10)))
+    res = run_generator(model, out, "--weight-bits", "16", "--act-bits", "16")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert max(x["acc_bits"] for x in report["layers"]) > 32
+    assert report["axis"]["m_axis_bits"] == 64
+    assert (out / "argmax_wide.vhd").is_file() and (out / "requantizer_wide.vhd").is_file()

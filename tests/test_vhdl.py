@@ -331,3 +331,90 @@ def test_design_mode_simulates_a_generated_folder_as_it_is(tmp_path):
     with np.load(tmp_path / "R.npz", allow_pickle=False) as res:
         np.testing.assert_array_equal(res["logits"], ref_logits)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+# --------------------------------------------------------------------------- 32 to 48 bits
+def minus_2_pow_31_model() -> qf.QuantizedModel:
+    """The last layer reaches -2^31 exactly: a hidden neuron saturated at 65535 (16-bit
+    activations) times the weight -32768 plus the bias -32768. Worked out by hand:
+    logit 0 = -32768 - 32768 * 65535 = -2^31, logit 1 = 32767 * 65535 = 2147385345."""
+    return qf.QuantizedModel(
+        input_bits=8, weight_bits=16, act_bits=16, encoding="integer",
+        W=[np.array([[32767]]), np.array([[-32768], [32767]])],
+        b=[np.array([0]), np.array([-32768, 0])],
+        M=[np.array([1])], S=[np.array([0])])
+
+
+def test_a_logit_of_minus_2_pow_31_is_bit_exact(tmp_path):
+    """Issue 11: a 32-bit last layer stopped GHDL ("overflow detected" in slv_to_int /
+    int_to_slv: 2**31 is no VHDL integer)."""
+    q = minus_2_pow_31_model()
+    assert q.acc_range(1) == (-2 ** 31, 2147385345) and q.acc_bits(1) == 32
+    X = np.array([[255], [0], [3]])
+    g = vg.generate(q, out=tmp_path / "d", name="neg32", vectors=X, log=lambda *_: None)
+    import vunit_run
+    sim = vunit_run.simulate_generated(g, X)
+    assert sim is not None
+    assert sim["logits"].tolist() == [[-2 ** 31, 2147385345], [-32768, 0], [-2 ** 31, 2147385345]]
+    assert sim["classes"].tolist() == [1, 1, 1]
+    # and the benches' own checks (top level, AXI4-Stream wrapper, weights memories)
+    r = run_network_bench(g.out, "neg32", g.out / "vectors" / "expected.csv", tmp_path / "vo")
+    assert r.returncode == 0, r.stdout[-3000:]
+    r = run_network_bench(g.out, "neg32", g.out / "vectors" / "expected.csv", tmp_path / "vo",
+                          "_axis")
+    assert r.returncode == 0, r.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def wide_design(tmp_path_factory) -> vg.Generated:
+    """16-bit inputs, weights and activations: 20-8-4 needs over 32 bits in both layers."""
+    out = tmp_path_factory.mktemp("wide") / "wide"
+    model = random_float_model([20, 8, 4], 3)
+    model.input_scale = 1 / 65535
+    # calibrated on small inputs: the full-range test inputs saturate the hidden layer, so
+    # the logits go well beyond 2^31
+    model.calibration = np.random.default_rng(0).integers(0, 2000, (64, 20))
+    X = vg.default_vectors(20, 16, 12)
+    return vg.generate(model, out=out, name="wide", vectors=X, log=lambda *_: None,
+                       opts=vg.Options(weight_bits=16, act_bits=16, input_bits=16))
+
+
+def test_wide_accumulators_are_bit_exact(wide_design, tmp_path):
+    g = wide_design
+    assert [g.q.acc_bits(l) for l in range(2)] == [g.report["layers"][l]["acc_bits"]
+                                                   for l in range(2)]
+    assert all(32 < g.q.acc_bits(l) <= 48 for l in range(2))
+    X = np.loadtxt(g.out / "vectors" / "inputs.csv", delimiter=",", dtype=np.int64, ndmin=2)
+    logits, classes = qf.reference_forward(g.q, X)
+    assert np.abs(logits).max() >= 2 ** 31          # beyond a VHDL integer, really
+    import vunit_run
+    sim = vunit_run.simulate_generated(g, X)
+    assert sim is not None
+    np.testing.assert_array_equal(sim["logits"], logits)
+    np.testing.assert_array_equal(sim["classes"], classes)
+    for bench in ("", "_axis"):
+        r = run_network_bench(g.out, "wide", g.out / "vectors" / "expected.csv",
+                              tmp_path / "vo", bench)
+        assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_wide_bench_fails_on_one_corrupted_part(wide_design, tmp_path):
+    """A wide logit is two CSV columns (hi, lo): corrupt the low part of logit 2 of vector
+    4 and both benches must say so."""
+    expected = wide_design.out / "vectors" / "expected.csv"
+    rows = [list(map(int, line.split(","))) for line in expected.read_text().split()]
+    assert len(rows[0]) == 2 * 4 + 1
+    rows[4][2 * 2 + 1] = (rows[4][2 * 2 + 1] + 1) % 65536
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(",".join(map(str, r)) + "\n" for r in rows))
+    for bench in ("", "_axis"):
+        r = run_network_bench(wide_design.out, "wide", bad, tmp_path / f"vo{bench}", bench)
+        assert r.returncode != 0
+        assert "vector 4: logit 2 (low part)" in r.stdout, r.stdout[-2000:]
+
+
+@pytest.mark.parametrize("std", ["93c", "08"])
+def test_wide_design_analyses(wide_design, std, tmp_path):
+    for f in synthesizable_files(wide_design.out):
+        r = run([GHDL, "-a", f"--std={std}", f"--workdir={tmp_path}", str(f)])
+        assert r.returncode == 0, f"{f.name}: {r.stderr}"
