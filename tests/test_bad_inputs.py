@@ -970,11 +970,6 @@ def generated(good_model, tmp_path) -> Path:
     return out
 
 
-def run_vunit(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "vunit_run.py"), *map(str, args)],
-                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("extra, named", [
     (("--weight-bits", "4"), "--weight-bits"),
     (("--out", "elsewhere"), "--out"),
