@@ -138,13 +138,18 @@ def check_mode(given: list[str]) -> None:
                              "runs the example networks with their own options)")
 
 
-def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
-    """--model/--inputs/--results: generate, simulate every row, write R.npz."""
+def check_inputs_and_results(args: argparse.Namespace, mode: str, folder: Path | None) -> None:
+    """--inputs and --results are given, and R.npz can be written (outside the design)."""
     missing = [o for o, v in (("--inputs", args.inputs), ("--results", args.results))
                if v is None]
     if missing:
-        raise InputError(f"--model needs {' and '.join(missing)}")
-    check_results_path(args.results, args.out)
+        raise InputError(f"{mode} needs {' and '.join(missing)}")
+    check_results_path(args.results, folder)
+
+
+def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
+    """--model/--inputs/--results: generate, simulate every row, write R.npz."""
+    check_inputs_and_results(args, "--model", args.out)
     opts = vg.options_from_args(args)  # checks --name and the bit widths too
     if args.out is not None:  # the output folder, before any work (as vhdl_generator.py)
         name = vg.check_name(args.name if args.name is not None
@@ -214,11 +219,7 @@ def read_labels(path: Path | None, n_images: int, n_classes: int) -> np.ndarray 
 
 def design_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     """--design DIR/--inputs/--results: simulate a design generated earlier, as it is."""
-    missing = [o for o, v in (("--inputs", args.inputs), ("--results", args.results))
-               if v is None]
-    if missing:
-        raise InputError(f"--design needs {' and '.join(missing)}")
-    check_results_path(args.results, args.design)
+    check_inputs_and_results(args, "--design", args.design)
     g = read_generated(args.design)
     scale = g.q.sx[0] if g.q.sx else 1.0 / 255.0
     X = read_input_codes(args.inputs, g.q.topology[0], g.q.input_bits, scale)
