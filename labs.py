@@ -18,12 +18,13 @@ import contextlib
 import hashlib
 import io
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+import output_files as outfiles
 
 ROOT = Path(__file__).resolve().parent
 HDL = ROOT / "hdl"
@@ -195,14 +196,10 @@ def write_exercise(lab: Lab, work_dir: Path = WORK_DIR, log=print) -> Path:
     if path.exists():
         log(f"{path} exists: kept as it is (delete it to start lab {lab.number} afresh)")
         return path
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(exercise_text(lab))
-        tmp.replace(path)
-    except OSError as exc:
-        raise LabError(f"{path}: cannot write the exercise ({exc.strerror}); pick another "
-                       "folder") from None
+        outfiles.write_file(path, exercise_text(lab), "the exercise")
+    except outfiles.OutputError as exc:
+        raise LabError(f"{exc}; pick another folder") from None
     log(f"wrote {path}: fill in its TODO region")
     return path
 
@@ -354,19 +351,27 @@ def report(lab: Lab, outcome: dict, wave: bool, work_dir: Path, log=print,
 def write_waves(lab: Lab, outcome: dict, folder: Path, log=print) -> list[Path]:
     """Copy each test's VCD to folder/<check>.vcd (labs/work/lab<N>/waves/, or
     waves_reference/ for the reference), with a GTKWave save file (.gtkw) that opens on
-    the lab's signals."""
-    folder.mkdir(parents=True, exist_ok=True)
+    the lab's signals. A file there that bram-mlp did not write, or one changed since (a
+    layout the student saved from GTKWave), is kept as it is and said so (output_files)."""
     written = []
     for check, (_, path) in outcome.items():
         vcd = Path(path) / "ghdl" / "wave.vcd"
         if not vcd.is_file():
             continue
         dest = folder / f"{check}.vcd"
-        shutil.copyfile(vcd, dest)
+        gtkw = dest.with_suffix(".gtkw")
         signals = lab.wave_signals if check == lab.wave_test else None
-        gtkw = write_gtkw(dest, vcd_signals(dest, signals))
+        said = []
+        for target, content in ((dest, vcd.read_bytes()),
+                                (gtkw, gtkw_text(dest, vcd_signals(vcd, signals)))):
+            try:
+                outfiles.write_file(target, content, "the waveform")
+                said.append(str(target) if target == dest else f"gtkwave {target}")
+            except outfiles.OutputError:
+                said.append(f"{target.name} kept as it is: you changed it, or bram-mlp "
+                            "did not write it")
         written.append(dest)
-        log(f"wave: {dest}  (gtkwave {gtkw})")
+        log(f"wave: {said[0]}  ({said[1]})")
     if not written:
         log("no waveform was written (did the simulation run?)")
     return written
@@ -398,15 +403,14 @@ def vcd_signals(vcd: Path, wanted: list[str] | None) -> list[tuple[str, int]]:
     return [found[w] for w in wanted if w in found]
 
 
-def write_gtkw(vcd: Path, signals: list[tuple[str, int]]) -> Path:
-    """A GTKWave save file: the dump file and the signals (bits binary, buses decimal)."""
+def gtkw_text(vcd: Path, signals: list[tuple[str, int]]) -> str:
+    """A GTKWave save file for vcd: the dump file and the signals (bits binary, buses
+    decimal)."""
     lines = [f'[dumpfile] "{vcd.name}"', "[timestart] 0"]
     for name, width in signals:
         lines.append("@28" if width == 1 else "@424")   # binary / signed decimal
         lines.append(name)
-    path = vcd.with_suffix(".gtkw")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ Files are always read with allow_pickle=False.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -135,16 +136,25 @@ def read_float_model(path: str | Path) -> FloatModel:
                              f"got {input_scale}")
     calibration = None
     if "calibration" in keys:
-        # the shape and the grid here: vhdl_generator.quantize checks the range against
-        # --input-bits
-        calibration = check_input_codes(data["calibration"], Ws[0].shape[1], 16,
-                                        f"{path}: 'calibration'", input_scale)
+        # the dtype and shape here; the grid and the range where --input-bits is known
+        # (vhdl_generator.quantize: check_input_codes), so that the error quotes them
+        calibration = np.asarray(data["calibration"])
+        n_in = Ws[0].shape[1]
+        if calibration.dtype.kind not in "iuf" or calibration.dtype == np.bool_:
+            raise InputError(f"{path}: 'calibration' must hold input codes (integers) or "
+                             f"scaled floats, got dtype {calibration.dtype}")
+        if calibration.ndim == 1 and calibration.size == n_in:
+            calibration = calibration[None, :]
+        if calibration.ndim != 2 or calibration.shape[1] != n_in or not len(calibration):
+            raise InputError(f"{path}: 'calibration' must have shape (n_images, {n_in}), "
+                             f"got {data['calibration'].shape}")
     return FloatModel(W=Ws, b=bs, input_scale=input_scale, calibration=calibration,
                       source=str(path))
 
 
 DEFAULT_INPUT_SCALE = 1.0 / 255.0
 GRID_TOLERANCE = 1e-6   # of a code step: how far a scaled float may lie off the code grid
+MAX_GRID_TOLERANCE = 0.25  # of a code step: never more, whatever the float type (+ its rounding)
 
 
 def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str,
@@ -152,8 +162,11 @@ def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str,
     """Input images (n, n_inputs) -> input codes, int64, checked. One rule everywhere:
     an integer array holds input codes (unsigned, input_bits each, e.g. uint8 pixels); a
     float array holds the scaled values the network was trained on, and code =
-    rint(x / input_scale), refused if a value lies off that grid (by more than 1e-6 of a
-    code step, plus the float type's own rounding) or outside the codes' range."""
+    rint(x / input_scale), refused if a value lies off that grid or outside the codes'
+    range. Off the grid means farther from a code than the float type's own rounding
+    allows (1e-6 of a code step + 2 eps x code: what computing and storing code x
+    input_scale in that type can cost), and never more than a quarter of a code step, whatever the float type: a
+    type too coarse to hold the codes that closely (float16 for 16-bit codes) is refused."""
     X = np.asarray(X)
     if X.dtype.kind not in "iuf" or X.dtype == np.bool_:
         raise InputError(f"{where}: input images must be integer codes (e.g. uint8 pixels) "
@@ -168,9 +181,14 @@ def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str,
     if X.dtype.kind == "f":
         if not np.all(np.isfinite(X)):
             raise InputError(f"{where}: holds NaN or Inf")
+        eps = float(np.finfo(X.dtype).eps)
+        if eps / 2 * hi > MAX_GRID_TOLERANCE:
+            raise InputError(f"{where}: {X.dtype} cannot hold {input_bits}-bit input codes "
+                             f"x input_scale closely enough to tell the codes apart: pass "
+                             "integer codes, or float32/float64")
         codes = X.astype(np.float64) / input_scale
         nearest = np.rint(codes)
-        tolerance = GRID_TOLERANCE + 4 * np.finfo(X.dtype).eps * np.abs(nearest)
+        tolerance = np.minimum(GRID_TOLERANCE + 2 * eps * np.abs(nearest), MAX_GRID_TOLERANCE)
         off = np.abs(codes - nearest) > tolerance
         outside = (nearest < 0) | (nearest > hi)
         if off.any() or outside.any():
@@ -252,3 +270,16 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Also: no path option names a file or folder longer than a file system allows
+        (255 bytes), which would otherwise surface as an OSError deep inside a command."""
+        ns, rest = super().parse_known_args(args, namespace)
+        for value in vars(ns).values():
+            for path in value if isinstance(value, list) else [value]:
+                if isinstance(path, Path) and any(len(os.fsencode(part)) > 255
+                                                  for part in path.parts):
+                    self.exit(2, f"error: {path}: a name in this path is longer than 255 "
+                                 "bytes, more than a file system allows; choose a shorter "
+                                 "one\n")
+        return ns, rest

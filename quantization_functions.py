@@ -6,7 +6,9 @@ Everything here follows the integer arithmetic contract of DESIGN.md:
     bq[j]   = round_half_away(b[j] / (sx * sw[j]))
               sw[j] per layer, or per neuron in hidden layers (per_neuron=True); the last
               layer always has one sw for all its neurons, so that its accumulators share
-              one scale and argmax ranks the classes as the float model does
+              one scale and argmax ranks the classes as the float model does. A per-neuron
+              sw is floored at the layer's sw / 2^8 (PER_NEURON_FLOOR): a (near-)dead
+              neuron would otherwise blow its bias up at the accumulator scale
     acc[j]  = bq[j] + sum_i Wq[j,i] * x[i]
     hidden: y[j] = min(2^act_bits - 1, (max(acc[j], 0) * M[j] + R) >> S[j]),  R = 2^(S-1) or 0
     last:   logits = acc; class = argmax (lowest index on ties);
@@ -35,6 +37,9 @@ MAX_SHIFT = 62
 MAX_ACC_BITS = 48
 NARROW_ACC_BITS = 32       # up to here: one VHDL integer
 ACC_LO_BITS = 16           # a wider accumulator: hi * 2^16 + lo, 0 <= lo < 2^16
+# A per-neuron weight step is at least the layer's step times this (DESIGN.md)
+PER_NEURON_FLOOR = 2.0 ** -8
+PER_NEURON_FLOOR_RULE = "sw[j] = max(max|W[j,:]|, max|W| / 2^8) / (2^(weight_bits-1) - 1)"
 
 
 class QuantizationError(ValueError):
@@ -122,12 +127,22 @@ def weight_scale(W: np.ndarray, weight_bits: int, encoding: str, frac_bits: int 
     if encoding != "integer":
         raise QuantizationError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     qmax = (1 << (weight_bits - 1)) - 1
+    layer_peak = float(np.max(np.abs(W))) if W.size else 0.0
     if per_neuron:
-        peak = np.max(np.abs(W), axis=1)
+        # a (near-)dead neuron must not drag its step towards 0: its bias b / (sx * sw)
+        # would then need a huge accumulator. The step is floored at the layer's / 2^8.
+        peak = np.maximum(np.max(np.abs(W), axis=1), layer_peak * PER_NEURON_FLOOR)
     else:
-        peak = np.full(n_out, np.max(np.abs(W)))
+        peak = np.full(n_out, layer_peak)
     peak = np.where(peak > 0, peak, 1.0)  # an all-zero neuron: any step works
     return peak / qmax
+
+
+def floored_neurons(W: np.ndarray) -> int:
+    """Neurons of a layer whose per-neuron step is the floor (their largest |weight| is
+    below the layer's / 2^8): near-dead neurons, see weight_scale."""
+    peaks = np.max(np.abs(W), axis=1)
+    return int(np.sum(peaks < float(np.max(np.abs(W))) * PER_NEURON_FLOOR)) if W.size else 0
 
 
 def quantize_to_int8(values: np.ndarray, bits: int = 8) -> tuple[np.ndarray, float]:
@@ -348,21 +363,42 @@ def quantization_loss(Ws: list[np.ndarray], bs: list[np.ndarray],
     """Per layer, how much of the float model survives quantization:
     zero_weight_share: share of all weights that are 0 as integers; lost_weight_share:
     share of the weights that are not 0 in the float model but quantize to 0;
+    clipped_weight_share: share of the weights beyond the rails of weight_bits, saturated
+    (the fixed encoding with too many frac_bits); max_abs_weight: the largest |W|;
     bias_max_rel_error: largest |bq * sx * sw - b| / |b| over the non-zero biases."""
     out = []
+    lo, hi = int_range(q.weight_bits)
     for l, (W, b) in enumerate(zip(Ws, bs)):
         W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
         Wq, bq = q.W[l], q.b[l]
         nonzero = W != 0
         lost = float((Wq[nonzero] == 0).mean()) if nonzero.any() else 0.0
+        clipped = 0.0
+        if q.sw:
+            raw = round_half_away(W / np.asarray(q.sw[l], dtype=np.float64)[:, None])
+            clipped = float(((raw > hi) | (raw < lo)).mean())
         rel = 0.0
         if q.sw and q.sx and np.any(b != 0):
             back = bq * q.sx[l] * np.asarray(q.sw[l])
             rel = float(np.max(np.abs(back - b)[b != 0] / np.abs(b[b != 0])))
         out.append({"zero_weight_share": round(float((Wq == 0).mean()), 6),
                     "lost_weight_share": round(lost, 6),
+                    "clipped_weight_share": round(clipped, 6),
+                    "max_abs_weight": float(np.max(np.abs(W))) if W.size else 0.0,
                     "bias_max_rel_error": round(rel, 6)})
     return out
+
+
+def frac_bits_that_fit(max_abs_weight: float, weight_bits: int) -> int | None:
+    """The most fraction bits of the fixed encoding with which no weight of magnitude up to
+    max_abs_weight saturates at weight_bits (None: any, the weights are all 0)."""
+    if not max_abs_weight > 0:
+        return None
+    hi = int_range(weight_bits)[1]
+    f = math.floor(math.log2((hi + 0.5) / max_abs_weight))
+    while f > -64 and round_half_away(max_abs_weight * 2.0 ** f) > hi:
+        f -= 1
+    return f
 
 
 # --------------------------------------------------------------------------- float -> int
@@ -406,8 +442,15 @@ def quantize_model(Ws: list[np.ndarray], bs: list[np.ndarray], *, input_scale: f
         b = np.asarray(b, dtype=np.float64)
         last = l == len(Ws) - 1
         sw = weight_scale(W, weight_bits, encoding, frac_bits, per_neuron and not last)
+        step = sx * sw                       # the accumulator's step, per neuron
+        if not np.all(np.isfinite(step)) or step.min() < np.finfo(np.float64).tiny:
+            raise QuantizationError(
+                f"layer {l}: the weights are too small to quantize (max |W| = "
+                f"{np.abs(W).max():.3g}, input step {sx:.3g}): the accumulator's step "
+                "sx * sw underflows a float64; scale this layer's weights and biases up "
+                "(and the next layer's weights down by the same factor)")
         Wq.append(quantize_weights(W, sw, weight_bits))
-        bias = b / (sx * sw)
+        bias = b / step
         if not np.all(np.isfinite(bias)) or np.abs(bias).max() >= 2.0 ** 62:
             raise QuantizationError(
                 f"layer {l}: the biases at the accumulator scale b / (sx * sw) reach "

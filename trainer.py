@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+import output_files as outfiles
 from mnist_data import Dataset, load_digits_data
 from model_files import FloatModel, InputError, OneLineArgumentParser
 
@@ -104,10 +105,7 @@ def save_model(model: FloatModel, path: Path) -> None:
     arrays["input_scale"] = np.float64(model.input_scale)
     if model.calibration is not None:
         arrays["calibration"] = model.calibration.astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)  # never a half-written model file
+    outfiles.write_file(path, lambda f: np.savez(f, **arrays), "the model")
 
 
 def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
@@ -116,29 +114,30 @@ def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
     for a Block Memory Generator next to it. Returns the .coe paths."""
     from vhdl_generator import write_test_input_coe
     data = "mnist" if ds.side == 28 else "digits"
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for i in range(min(count, len(ds.x_test))):
         npz = folder / f"{data}_test_{i:04d}.npz"
-        tmp = npz.with_name(npz.name + ".tmp.npz")
-        np.savez(tmp, input=(ds.x_test[i:i + 1] * INPUT_SCALE).astype(np.float32),
-                 label=np.int64(ds.y_test[i]))
-        tmp.replace(npz)
+        outfiles.write_file(npz, lambda f: np.savez(
+            f, input=(ds.x_test[i:i + 1] * INPUT_SCALE).astype(np.float32),
+            label=np.int64(ds.y_test[i])), "a sample image")
         written.append(write_test_input_coe(npz, input_scale=INPUT_SCALE))
     return written
+
+
+def sample_paths(ds_side: int, folder: Path, count: int) -> list[Path]:
+    """The files export_samples writes (checked before training)."""
+    data = "mnist" if ds_side == 28 else "digits"
+    return [folder / f"{data}_test_{i:04d}.{ext}" for i in range(count) for ext in ("npz", "coe")]
 
 
 def export_test_split(ds: Dataset, network: str, folder: Path) -> tuple[Path, Path]:
     """The test split as the files vunit_run.py --inputs / --labels take: X.npy (uint8
     input codes, (n, n_inputs)) and y.npy (int64 labels as the network answers them: for
     the "1" network 1 = "is a 0"). Written atomically; returns both paths."""
-    folder.mkdir(parents=True, exist_ok=True)
     paths = folder / "X.npy", folder / "y.npy"
     for path, array in zip(paths, (ds.x_test.astype(np.uint8),
                                    labels_for(network, ds.y_test).astype(np.int64))):
-        tmp = path.with_name(path.name + ".tmp.npy")
-        np.save(tmp, array)
-        tmp.replace(path)
+        outfiles.write_file(path, lambda f, a=array: np.save(f, a), "the test split")
     return paths
 
 
@@ -151,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="data source (default: MNIST_DIR, then tensorflow-datasets, then "
                         "the 8x8 digits)")
     p.add_argument("--iterations", type=int, default=60, help="training epochs (default 60)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("models"), help="folder (default models/)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weight initialisation and the data shuffling: the same "
+                        "seed gives the same model (default 0)")
+    p.add_argument("--out", type=Path, default=Path("models"), metavar="DIR",
+                   help="folder for the model, written as DIR/<data>_<network>.npz, e.g. "
+                        "models/digits_10.npz (default models/); a file there that "
+                        "trainer.py did not write is never replaced")
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="also export the first N test images to OUT/samples/ as the lab's "
                         "sample .npz (input, label) and test-input .coe (default 0)")
@@ -166,24 +170,41 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError("--iterations must be at least 1")
         if args.samples < 0:
             raise InputError("--samples must be 0 or more")
+        for folder, option in ((args.out, "--out"), (args.export_test, "--export-test")):
+            check_output_folder(folder, option)
         ds = load_digits_data(args.data)
+        path = args.out / model_filename(args.network, ds)
+        outputs = [path] + sample_paths(ds.side, args.out / "samples",
+                                        min(args.samples, len(ds.x_test)))
+        if args.export_test is not None:
+            outputs += [args.export_test / "X.npy", args.export_test / "y.npy"]
+        for output in outputs:     # all of them, before the training
+            outfiles.check_file_replaceable(output, "an output")
         t = train(args.network, ds, args.iterations, args.seed)
-    except InputError as exc:
+        print(f"int8 model (the hardware, generator defaults): test accuracy "
+              f"{int8_accuracy(args.network, t.model, ds):.4f}")
+        save_model(t.model, path)
+        print(f"wrote {path}")
+        if args.export_test is not None:
+            x_path, y_path = export_test_split(ds, args.network, args.export_test)
+            print(f"wrote {len(ds.x_test)} test images to {x_path} (input codes) and "
+                  f"{y_path} (labels)")
+        if args.samples:
+            coes = export_samples(ds, args.out / "samples", args.samples)
+            print(f"wrote {len(coes)} test images (.npz + .coe) to {args.out / 'samples'}")
+    except (InputError, outfiles.OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"int8 model (the hardware, generator defaults): test accuracy "
-          f"{int8_accuracy(args.network, t.model, ds):.4f}")
-    path = args.out / model_filename(args.network, ds)
-    save_model(t.model, path)
-    print(f"wrote {path}")
-    if args.export_test is not None:
-        x_path, y_path = export_test_split(ds, args.network, args.export_test)
-        print(f"wrote {len(ds.x_test)} test images to {x_path} (input codes) and {y_path} "
-              "(labels)")
-    if args.samples:
-        coes = export_samples(ds, args.out / "samples", args.samples)
-        print(f"wrote {len(coes)} test images (.npz + .coe) to {args.out / 'samples'}")
     return 0
+
+
+def check_output_folder(folder: Path | None, option: str) -> None:
+    """An output folder option names a folder (new or existing) that can be made."""
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: is a file; {option} wants a folder")
+    outfiles.check_writable_place(folder / "x", f"files in {option}")
 
 
 if __name__ == "__main__":

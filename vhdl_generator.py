@@ -16,17 +16,15 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import re
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget
 # LUTs of one LUT multiplier, per weight bit x input bit: 101 LUT multipliers of 8 x 8 bits
@@ -107,13 +105,11 @@ def check_name(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- output folders
-# The rule: the generator never deletes or overwrites a file it did not write. Every
-# output folder's report.json lists what the generator wrote ("files": relative path ->
-# sha256); a folder is replaced only when it holds nothing else and none of those files
-# was changed since. Paths under "coe/" are the design's coe folder: DIR/coe/ with --out,
-# coe/<name>/ without.
+# The rule (output_files.py): the generator never deletes or overwrites a file it did not
+# write. Each output folder holds a ledger of the files written there with their sha256
+# (output_files.LEDGER; report.json's "files" says the same for the reader); a folder is
+# replaced only when it holds nothing else and none of those files was changed since.
 REPORT = "report.json"
-MAX_NAMED = 5   # files named in the error line
 
 
 def _generated_name_patterns(name: str) -> list[re.Pattern]:
@@ -123,40 +119,10 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
     hdl = "|".join(re.escape(h) for h in HDL_FILES + HDL_WIDE_FILES)
     return [re.compile(p) for p in (
         rf"{n}_(pkg|core|top|axis)\.vhd", rf"{n}_l\d+_(pkg|weights|layer|lut_mults)\.vhd",
-        rf"({hdl})", r"quantized\.npz", r"report\.json", r"estimate\.json",
+        rf"({hdl})", r"quantized\.npz", r"report\.json",
         r"vectors/(inputs|expected|weights_l\d+)\.csv",
         rf"tb/tb_{n}(_axis|_weights)?\.vhd",
         rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe")]
-
-
-def _tree(folder: Path) -> tuple[list[str], list[str]]:
-    """(files, folders) under folder as relative posix paths; symbolic links count as files
-    (never followed)."""
-    files, dirs = [], []
-
-    def fail(exc: OSError) -> None:
-        raise exc
-
-    for dirpath, dirnames, filenames in os.walk(folder, onerror=fail):
-        here = Path(dirpath)
-        for d in list(dirnames):
-            rel = (here / d).relative_to(folder).as_posix()
-            if (here / d).is_symlink():
-                files.append(rel)
-                dirnames.remove(d)
-            else:
-                dirs.append(rel)
-        files += [(here / f).relative_to(folder).as_posix() for f in filenames]
-    return sorted(files), sorted(dirs)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_report(folder: Path) -> dict | None:
@@ -173,146 +139,49 @@ def _read_report(folder: Path) -> dict | None:
     return report
 
 
-def _is_our_estimate(path: Path) -> bool:
-    """DIR/estimate.json as estimate.py writes it after generation (not in the manifest)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and str(data.get("tool", "")).startswith("bram-mlp")
+def _legacy_design(folder: Path, name: str | None,
+                   prefix: str = "") -> tuple[dict | None, list] | None:
+    """How to judge an output written before ledgers: by report.json's "files" manifest
+    (the paths under `prefix`), or, older still, by the generator's file names. None: no
+    bram-mlp report, so not ours."""
+    report = _read_report(folder)
+    if report is None:
+        return None
+    files = report.get("files")
+    patterns = _generated_name_patterns(str(report.get("name", "")) or (name or ""))
+    if prefix:
+        patterns = [re.compile(p.pattern[len(prefix):]) for p in patterns
+                    if p.pattern.startswith(prefix)]
+    if not isinstance(files, dict):
+        return None, patterns
+    manifest = {k[len(prefix):]: v for k, v in files.items() if k.startswith(prefix)}
+    if not prefix:
+        manifest[REPORT] = outfiles.sha256_file(folder / REPORT)   # then not covered: taken as is
+    return manifest, patterns
 
 
-def _not_ours(folder: Path, manifest: dict | None, patterns: list[re.Pattern],
-              prefix: str = "") -> tuple[list[str], list[str]]:
-    """(files not written by the generator, files it wrote but someone changed since) in
-    folder, whose files sit at `prefix` + relative path in the manifest."""
-    files, dirs = _tree(folder)
-    foreign, changed = [], []
-    for rel in files:
-        key = prefix + rel
-        path = folder / rel
-        if rel == REPORT and not prefix:
-            continue                      # the manifest itself (read and checked above)
-        if rel == "estimate.json" and not prefix and not path.is_symlink():
-            if _is_our_estimate(path):
-                continue
-            foreign.append(rel)
-        elif manifest is not None:
-            if key not in manifest or path.is_symlink():
-                foreign.append(rel)
-            elif _sha256(path) != manifest[key]:
-                changed.append(rel)
-        elif path.is_symlink() or not any(p.fullmatch(key) for p in patterns):
-            foreign.append(rel)
-    # folders: those holding a file of the manifest (or of a generated name) are ours
-    known = set(manifest) if manifest is not None else {prefix + f for f in files
-                                                         if f not in foreign}
-    ours = {"/".join(k.split("/")[:i]) for k in known for i in range(1, k.count("/") + 1)}
-    if manifest is None:
-        ours |= {"vectors", "tb", "coe"}
-    for rel in dirs:
-        if prefix + rel not in ours and not any(f.startswith(rel + "/") for f in foreign):
-            foreign.append(rel + "/")
-    return sorted(foreign), sorted(changed)
-
-
-def _names(paths: list[str]) -> str:
-    more = f" and {len(paths) - MAX_NAMED} more" if len(paths) > MAX_NAMED else ""
-    return ", ".join(paths[:MAX_NAMED]) + more
-
-
-def _check_writable_place(target: Path, what: str) -> None:
-    """target (a file or folder to create or replace) can be made: its nearest existing
-    ancestor is a folder we may write in."""
-    parent = target.parent
-    while not parent.exists() and not parent.is_symlink():
-        if parent == parent.parent:
-            break
-        parent = parent.parent
-    if not parent.is_dir():
-        raise GeneratorError(f"{target}: cannot create {what}: {parent} is a file, not a "
-                             "folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise GeneratorError(f"{target}: cannot create {what}: {parent} is not writable")
-
-
-def _check_removable(folder: Path, dirs: list[str]) -> None:
-    """The old folder can be swapped out and deleted: every folder in it is writable."""
-    for d in [folder] + [folder / rel for rel in dirs]:
-        if not os.access(d, os.W_OK | os.X_OK):
-            shown = "it" if d == folder else str(d.relative_to(folder)) + "/"
-            raise GeneratorError(f"{folder}: cannot replace this earlier output, {shown} is "
-                                 "read-only (chmod u+w it, or choose another --out)")
-
-
-def check_replaceable(target: Path, coe: Path | None = None, name: str | None = None) -> None:
-    """Refuse to replace anything but a new or empty folder or an earlier bram-mlp output
-    holding only the files the generator wrote (report.json's manifest). `coe`: the
-    separate coe folder (coe/<name>/, used without --out), checked against the same
-    manifest. Raises GeneratorError, one line naming up to five of the user's files."""
-    # a symbolic link to a folder stands for that folder (write_tree replaces the folder)
-    target, coe = (None if f is None else f.resolve() if f.is_symlink() and f.is_dir() else f
-                   for f in (target, coe))
-    places = [(target, "")] + ([(coe, "coe/")] if coe is not None else [])
-    report = _read_report(target) if target.is_dir() else None
-    manifest = report.get("files") if report is not None else None
-    if manifest is not None and not isinstance(manifest, dict):
-        manifest = None
-    legacy_name = str(report.get("name", "")) if report is not None else ""
-    try:
-        for folder, prefix in places:
-            if not folder.exists() and not folder.is_symlink():
-                _check_writable_place(folder, "the output folder")
-                continue
-            if folder.is_symlink() or not folder.is_dir():
-                raise GeneratorError(f"{folder}: exists and is not a folder; choose another "
-                                     "--out")
-            files, dirs = _tree(folder)
-            if files or dirs:
-                if prefix == "" and report is None:
-                    raise GeneratorError(
-                        f"{folder}: folder exists and is not an earlier bram-mlp output (no "
-                        "report.json); choose a new or empty folder for --out")
-                patterns = _generated_name_patterns(legacy_name or (name or ""))
-                foreign, changed = _not_ours(folder, manifest, patterns, prefix)
-                if foreign or changed:
-                    said = []
-                    if foreign:
-                        said.append(f"holds files bram-mlp did not write ({_names(foreign)})")
-                    if changed:
-                        said.append(f"holds files changed since bram-mlp wrote them "
-                                    f"({_names(changed)})")
-                    raise GeneratorError(
-                        f"{folder}: {' and '.join(said)}; the folder would be replaced as a "
-                        "whole: move them out or remove them, or choose another --out")
-            _check_writable_place(folder, "the output folder")
-            _check_removable(folder, dirs)
-    except OSError as exc:
-        raise GeneratorError(f"{exc.filename or target}: cannot read it "
-                             f"({exc.strerror or exc})") from None
-
-
-def output_folders(out: Path | None, name: str) -> dict[str, Path]:
-    """Where design `name` goes: {"": the VHDL folder, "coe/": the coe folder}."""
-    if out is None:
-        return {"": PROJECT_DIR / "hdl" / "generated" / name, "coe/": PROJECT_DIR / "coe" / name}
-    return {"": Path(out), "coe/": Path(out) / "coe"}
-
-
-def check_output(out: Path | None, name: str, inputs: list[Path | None] = ()) -> None:
+def check_output(dest: Path | None, name: str, inputs: list[Path | None] = ()) -> None:
     """Everything about where design `name` goes, before any work: the folders may be
-    replaced (check_replaceable), and no input file lies inside them."""
-    folders = output_folders(out, name)
-    replaced = [folders[""]] if out is not None else list(folders.values())
-    for path in inputs:
-        if path is None:
-            continue
-        for folder in replaced:
-            if Path(path).resolve().is_relative_to(folder.resolve()):
-                raise GeneratorError(
-                    f"{path}: an input inside the output folder {folder}, which is replaced "
-                    "as a whole: move it out of there, or choose another --out")
-    check_replaceable(folders[""], folders["coe/"] if out is None else None, name)
+    replaced as a whole (output_files.check_folder_replaceable) and no input lies inside
+    them. Without --out, coe/<name>/ is judged by its own ledger: a coe folder without one
+    (and without the earlier output in hdl/generated/<name>/ that listed it) is refused."""
+    folders = output_folders(dest, name)
+    hdl_dir = folders[""]
+    replaced = [hdl_dir] if dest is not None else list(folders.values())
+    for folder in replaced:
+        outfiles.check_not_an_input(folder, inputs, "the output folder")
+    outfiles.check_folder_replaceable(hdl_dir, legacy=lambda f: _legacy_design(f, name))
+    if dest is None:
+        outfiles.check_folder_replaceable(
+            folders["coe/"], option="--out (or another --name)",
+            legacy=lambda f: _legacy_design(hdl_dir, name, "coe/"))
+
+
+def output_folders(dest: Path | None, name: str) -> dict[str, Path]:
+    """Where design `name` goes: {"": the VHDL folder, "coe/": the coe folder}."""
+    if dest is None:
+        return {"": PROJECT_DIR / "hdl" / "generated" / name, "coe/": PROJECT_DIR / "coe" / name}
+    return {"": Path(dest), "coe/": Path(dest) / "coe"}
 
 
 def default_name(model_path: Path) -> str:
@@ -331,7 +200,7 @@ def quantize(model: FloatModel, opts: Options, calibration: np.ndarray | None = 
     n_in = model.W[0].shape[1]
     if calibration is None and model.calibration is not None:
         calibration = check_input_codes(model.calibration, n_in, opts.input_bits,
-                                        f"{model.source}: 'calibration'")
+                                        f"{model.source}: 'calibration'", model.input_scale)
     if calibration is None and len(model.W) > 1:
         log("note: no calibration data (--calibration X.npy or a 'calibration' array in the "
             "model); calibrating hidden layers on 256 random inputs")
@@ -440,12 +309,21 @@ def build_report(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             # what quantization lost (None when generated from integers)
             **(loss[l] if loss is not None else {"zero_weight_share": None,
                                                  "lost_weight_share": None,
+                                                 "clipped_weight_share": None,
+                                                 "max_abs_weight": None,
                                                  "bias_max_rel_error": None}),
+            # near-dead neurons whose per-neuron weight step is the floor (see
+            # per_neuron_scale_rule); 0 without --per-neuron-scale and in the last layer
+            "floored_neurons": (qf.floored_neurons(np.asarray(model.W[l]))
+                                if model is not None and opts.per_neuron_scale
+                                and opts.encoding == "integer" and l < q.n_layers - 1 else 0),
         })
     report = {
         "tool": f"bram-mlp {VERSION}", "name": name, "source": source,
         "topology": q.topology, "encoding": q.encoding,
         "frac_bits": opts.frac_bits, "per_neuron_scale": opts.per_neuron_scale,
+        "per_neuron_scale_rule": (qf.PER_NEURON_FLOOR_RULE + " (hidden layers; the last "
+                                  "layer keeps one step)") if opts.per_neuron_scale else None,
         "input_bits": q.input_bits, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
         "part": opts.part, "dsp_budget": opts.budget(),
         "neurons_per_rom": "all" if opts.neurons_per_rom is None else opts.neurons_per_rom,
@@ -492,6 +370,7 @@ def capacity_check(report: dict) -> dict:
 
 
 LOST_WEIGHTS_WARNING = 0.5   # warn when more than half of a layer's weights quantize to 0
+CLIPPED_WEIGHTS_WARNING = 0.01  # warn when more than 1% of a layer's weights saturate
 
 
 def collapse_warning(report: dict) -> str | None:
@@ -505,12 +384,36 @@ def collapse_warning(report: dict) -> str | None:
         advice = (f"more --frac-bits (now {report['frac_bits']}) or the integer encoding, "
                   "whose scale follows the weights")
     else:
+        # --per-neuron-scale helps hidden layers only: the last keeps one scale
+        hidden = any(x["hidden"] for x in bad)
         advice = (f"more --weight-bits (now {report['weight_bits']}) or --per-neuron-scale"
-                  if not report["per_neuron_scale"] else
+                  if not report["per_neuron_scale"] and hidden else
                   f"more --weight-bits (now {report['weight_bits']})")
     return (f"warning: {report['name']}: most weights quantize to 0 ({where} of the "
             f"non-zero weights): the network has lost most of what it learned; use {advice} "
             "(report.json: lost_weight_share per layer)")
+
+
+def clipping_warning(report: dict) -> str | None:
+    """One warning line when more than CLIPPED_WEIGHTS_WARNING of a layer's weights
+    saturate at the rails of --weight-bits (the fixed encoding with too many --frac-bits),
+    naming the layers, the share and the --frac-bits that would fit."""
+    bad = [x for x in report["layers"]
+           if (x.get("clipped_weight_share") or 0) > CLIPPED_WEIGHTS_WARNING]
+    if not bad:
+        return None
+    parts = []
+    for x in bad:
+        fit = qf.frac_bits_that_fit(x["max_abs_weight"], report["weight_bits"])
+        parts.append(f"layer {x['layer']} {100 * x['clipped_weight_share']:.1f}%"
+                     + (f" (max |W| {x['max_abs_weight']:.3g}: --frac-bits {fit} fits)"
+                        if fit is not None else ""))
+    now = (f"--frac-bits {report['frac_bits']}" if report["encoding"] == "fixed"
+           else "the weight scale")
+    return (f"warning: {report['name']}: weights clip at the rails of "
+            f"{report['weight_bits']}-bit weights with {now}: {'; '.join(parts)}; the "
+            "clipped weights are saturated, and accuracy suffers (report.json: "
+            "clipped_weight_share per layer)")
 
 
 def capacity_warning(report: dict) -> str | None:
@@ -666,16 +569,12 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     files["quantized.npz"] = buf.getvalue()
     report = build_report(q, name, source, opts, model)
     report["vectors"] = int(len(vectors))
-    # the manifest: what the generator wrote (everything but report.json itself), so that
-    # a later run replaces the folder only if it holds nothing else (check_replaceable)
-    report["files"] = {rel: _sha256_of(content) for rel, content in sorted(files.items())}
+    # what the generator wrote (everything but report.json itself), for the reader; the
+    # folder's ledger (output_files.LEDGER) lists the same and report.json, and decides
+    # what a later run may replace
+    report["files"] = {rel: outfiles.sha256_of(content) for rel, content in sorted(files.items())}
     files[REPORT] = json.dumps(report, indent=2) + "\n"
     return files
-
-
-def _sha256_of(content: str | bytes) -> str:
-    import hashlib
-    return hashlib.sha256(content.encode() if isinstance(content, str) else content).hexdigest()
 
 
 def wide_acc(acc_bits: int) -> bool:
@@ -745,14 +644,10 @@ def write_test_input_coe(npz_path: str | Path, coe_path: str | Path | None = Non
         raise InputError(f"{coe_path}: is a folder")
     title = f"test input from {npz_path.name}" + ("" if label is None else f", label {label}")
     text = input_coe(codes, input_bits, title)
-    tmp = coe_path.with_name(coe_path.name + ".tmp")
     try:
-        tmp.write_text(text)
-        tmp.replace(coe_path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{coe_path}: cannot write ({exc.strerror})") from None
-    return coe_path
+        return outfiles.write_file(coe_path, text, "the test-input .coe", inputs=[npz_path])
+    except outfiles.OutputError as exc:
+        raise InputError(str(exc)) from None
 
 
 def write_layer_weights_mem(npz_path: str | Path, out: str | Path | None = None,
@@ -798,67 +693,6 @@ def weights_coe(Wq: np.ndarray, weight_bits: int, title: str) -> str:
             + ",\n".join(words) + ";\n")
 
 
-# --------------------------------------------------------------------------- write
-def write_tree(files: dict[str, str | bytes], targets: dict[str, Path]) -> None:
-    """Write files atomically. `targets` maps a path prefix ("" or "coe/") to a folder.
-
-    Each folder is built in a temporary sibling and swapped in only when all were written;
-    an existing folder is replaced as a whole, never half-updated. Call check_replaceable
-    first: the folder replaced is deleted. Text is written as UTF-8 with the line ends as
-    they are (what the manifest's sha256 was computed over). A failure is a GeneratorError.
-    """
-    staged: list[tuple[Path, Path]] = []
-    target = Path(".")
-    try:
-        for prefix, target in sorted(targets.items(), key=lambda t: -len(t[0])):
-            target = target.resolve()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-            staged.append((tmp, target))
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a normal folder is wanted
-            for rel, content in files.items():
-                owner = max((p for p in targets if rel.startswith(p)), key=len)
-                if owner != prefix:
-                    continue
-                path = tmp / rel[len(prefix):]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    except BaseException as exc:
-        for tmp, _ in staged:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise GeneratorError(f"{target}: cannot write the output ({exc.strerror or exc}"
-                                 f"{': ' + str(exc.filename) if exc.filename else ''})") from None
-        raise
-    left = []
-    for i, (tmp, target) in enumerate(staged):
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        try:
-            had = target.exists()
-            if had:
-                target.rename(old)
-            try:
-                tmp.rename(target)
-            except OSError:
-                if had:
-                    old.rename(target)
-                raise
-        except OSError as exc:
-            for t, _ in staged[i:]:
-                shutil.rmtree(t, ignore_errors=True)
-            raise GeneratorError(f"{target}: cannot replace it ({exc.strerror or exc})") from None
-        if had:
-            shutil.rmtree(old, ignore_errors=True)
-            if old.exists():
-                left.append(old)
-    if left:
-        raise GeneratorError(f"{staged[-1][1]}: written, but the earlier output moved to "
-                             f"{_names([str(p) for p in left])} could not be deleted; "
-                             "delete it by hand")
-
-
 @dataclass
 class Generated:
     out: Path
@@ -882,23 +716,27 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     out_dir, coe_dir = folders[""], folders["coe/"]
     targets = {"": out_dir} if out is not None else folders
     check_output(out, name)
-    if isinstance(model, qf.QuantizedModel):
-        q, float_model = model, None
-        q.validate()
-        opts = dataclasses.replace(opts, weight_bits=q.weight_bits, act_bits=q.act_bits,
-                                   input_bits=q.input_bits, encoding=q.encoding)
-    else:
-        q, float_model = quantize(model, opts, calibration, log), model
     source = source or getattr(model, "source", "<memory>")
+    try:
+        if isinstance(model, qf.QuantizedModel):
+            q, float_model = model, None
+            q.validate()
+            opts = dataclasses.replace(opts, weight_bits=q.weight_bits, act_bits=q.act_bits,
+                                       input_bits=q.input_bits, encoding=q.encoding)
+        else:
+            q, float_model = quantize(model, opts, calibration, log), model
+    except qf.QuantizationError as exc:
+        raise qf.QuantizationError(f"{source}: {exc}") from None   # name the model file
     if vectors is None:
         vectors = default_vectors(q.topology[0], q.input_bits)
     else:
         scale = q.sx[0] if q.sx else getattr(model, "input_scale", 1.0 / 255.0)
         vectors = check_input_codes(vectors, q.topology[0], q.input_bits, "test vectors", scale)
     files = render_design(q, name, source, opts, vectors, float_model)
-    write_tree(files, targets)
+    outfiles.write_folders(files, targets)
     report = json.loads(files["report.json"])
-    for warning in (collapse_warning(report), capacity_warning(report)):
+    for warning in (collapse_warning(report), clipping_warning(report),
+                    capacity_warning(report)):
         if warning:
             log(warning)
     return Generated(out=out_dir, coe=coe_dir, name=name, q=q, report=report)
@@ -924,8 +762,9 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "neurons, so that the class ranks as in the float model")
     g.add_argument("--calibration", type=Path, default=None, metavar="X.npy",
                    help="input images (n, n_inputs) to calibrate activation ranges: integer "
-                        "codes or scaled floats, as for --vectors "
-                        "(default: the model's 'calibration' array, else random inputs)")
+                        "codes (uint8 pixels), or floats read as the scaled inputs, code = x / "
+                        "input_scale, on that grid (default: the model's 'calibration' "
+                        "array, else random inputs)")
     g.add_argument("--name", default=None,
                    help="VHDL name prefix of the design (default: from the model file name)")
     h = p.add_argument_group("hardware")
@@ -1051,7 +890,8 @@ def main(argv: list[str] | None = None) -> int:
             result = estimate.estimate(g.out, args.part)
             print(estimate.table(result))
             print(f"estimate: {g.out / 'estimate.json'}")
-    except (InputError, GeneratorError, qf.QuantizationError, estimate.EstimateError) as exc:
+    except (InputError, GeneratorError, outfiles.OutputError, qf.QuantizationError,
+            estimate.EstimateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+import output_files as outfiles
 import quantization_functions as qf
 from labs import LabError
 from model_files import InputError, OneLineArgumentParser, read_float_model, read_input_codes
@@ -138,13 +139,19 @@ def check_mode(given: list[str]) -> None:
                              "runs the example networks with their own options)")
 
 
+def run_inputs(args: argparse.Namespace) -> list[Path | None]:
+    """Every file this run reads: no output may be one of them."""
+    return [getattr(args, k, None) for k in ("model", "inputs", "labels", "calibration")]
+
+
 def check_inputs_and_results(args: argparse.Namespace, mode: str, folder: Path | None) -> None:
-    """--inputs and --results are given, and R.npz can be written (outside the design)."""
+    """--inputs and --results are given, and R.npz can be written (outside the design, not
+    over an input, not over a file bram-mlp did not write)."""
     missing = [o for o, v in (("--inputs", args.inputs), ("--results", args.results))
                if v is None]
     if missing:
         raise InputError(f"{mode} needs {' and '.join(missing)}")
-    check_results_path(args.results, folder)
+    check_results_path(args.results, folder, run_inputs(args))
 
 
 def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
@@ -180,7 +187,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
 def finish(args: argparse.Namespace, g: vg.Generated, X: np.ndarray,
            sim: dict[str, np.ndarray], labels: np.ndarray | None) -> int:
     """Write R.npz, compare with the integer reference model, print the accuracy."""
-    write_results(args.results, sim)
+    write_results(args.results, sim, run_inputs(args))
     ref_logits, ref_classes = qf.reference_forward(g.q, X)
     same = (np.array_equal(ref_logits, sim["logits"])
             and np.array_equal(ref_classes, sim["classes"]))
@@ -260,40 +267,28 @@ def read_generated(folder: Path) -> vg.Generated:
     return vg.Generated(out=folder, coe=coe, name=name, q=q, report=report)
 
 
-def check_results_path(results: Path, out: Path | None) -> None:
-    """--results R.npz can be written once the simulation is done: checked before it."""
+def check_results_path(results: Path, out: Path | None,
+                       inputs: list[Path | None] = ()) -> None:
+    """--results R.npz can be written once the simulation is done: checked before it (the
+    rules of output_files: new, or an earlier results file of ours; never an input)."""
     if results.suffix != ".npz":
         raise InputError(f"{results}: the results file must end in .npz")
-    if results.is_dir():
-        raise InputError(f"{results}: is a folder; --results wants a file name R.npz")
-    parent = results.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"{results}: cannot be written: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{results}: cannot be written: {parent} is not writable")
     if out is not None and results.resolve().is_relative_to(Path(out).resolve()):
         raise InputError(f"{results}: inside the design folder {out}, which holds only "
                          "what the generator writes; write the results elsewhere")
-
-
-def write_results(path: Path, sim: dict[str, np.ndarray]) -> None:
-    """R.npz, atomically: a temporary file beside it, renamed into place."""
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **sim)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it private; a normal file is wanted
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the results ({exc.strerror or exc})") from None
+        outfiles.check_file_replaceable(results, "the results", inputs)
+    except outfiles.OutputError as exc:
+        raise InputError(str(exc)) from None
+
+
+def write_results(path: Path, sim: dict[str, np.ndarray],
+                  inputs: list[Path | None] = ()) -> None:
+    """R.npz, atomically (output_files.write_file)."""
+    try:
+        outfiles.write_file(path, lambda f: np.savez(f, **sim), "the results", inputs)
+    except outfiles.OutputError as exc:
+        raise InputError(str(exc)) from None
 
 
 def simulate_generated(g: vg.Generated, X: np.ndarray, vunit_argv: list[str] | None = None,
@@ -392,6 +387,95 @@ def silent_stops(results) -> list[str]:
     return [f"error: {which}: GHDL stopped without a message (a crash: most often the "
             f"stack, whose limit is {have}; a large design needs more: run "
             "`ulimit -s unlimited` in this shell, or raise the hard limit, and try again)"]
+
+
+# What VUnit itself puts at the top of its output folder (-o, default vunit_out): a
+# folder holding anything else is not VUnit's, and --clean would delete it all.
+VUNIT_OUTPUT_NAMES = {"project_database", "preprocessed", "codecs", "test_output", "ghdl",
+                      "nvc", "none", "modelsim", "rivierapro", "activehdl", "incisive"}
+
+
+def vunit_output_default(args: argparse.Namespace) -> Path | None:
+    """Where VUnit writes when -o is not given: vunit_out/ for the example networks (None:
+    a temporary folder or the labs' own build folder, nothing of the user's)."""
+    if args.lab is None and args.model is None and args.design is None:
+        return ROOT / "vunit_out"
+    return None
+
+
+def check_vunit_outputs(vunit_argv: list[str], inputs: list[Path | None],
+                        default_output: Path | None) -> None:
+    """VUnit's own outputs keep the promise too, checked before anything runs: -o DIR
+    (VUnit renews its preprocessed/, test_output/ ... folders in it, and --clean deletes
+    the whole folder) must be new or hold only VUnit's folders, and no input of the run;
+    -x FILE (the xunit report) must be new or an earlier xunit report, and no input."""
+    vargs = parse_vunit_argv(vunit_argv)
+    given = any(a in ("-o", "--output-path") or a.startswith("--output-path=")
+                for a in vunit_argv)
+    folder = Path(vargs.output_path) if given else default_output
+    try:
+        if folder is not None:
+            check_vunit_folder(folder, inputs, vargs.clean)
+        if vargs.xunit_xml:
+            xml = Path(vargs.xunit_xml)
+            outfiles.check_not_an_input(xml, inputs, "the xunit report (-x)")
+            if xml.is_dir():
+                raise InputError(f"{xml}: is a folder; -x wants a file name for the xunit report")
+            if (xml.exists() or xml.is_symlink()) and not is_xunit_report(xml):
+                raise InputError(f"{xml}: exists and is not an xunit report; -x would "
+                                 "overwrite it: give -x another file name")
+            outfiles.check_writable_place(xml, "the xunit report (-x)")
+    except outfiles.OutputError as exc:
+        raise InputError(str(exc)) from None
+
+
+def parse_vunit_argv(vunit_argv: list[str]) -> argparse.Namespace:
+    """VUnit's options as VUnit reads them; an option neither vunit_run.py nor VUnit knows
+    is one error line here, before any work (not VUnit's usage block after generating)."""
+    import contextlib
+    import io
+    from vunit.vunit_cli import VUnitCLI
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(said):
+            return VUnitCLI().parse_args(vunit_argv)
+    except SystemExit:
+        last = [line for line in said.getvalue().splitlines() if line.strip()][-1:]
+        why = last[0].split("error: ", 1)[-1] if last else " ".join(vunit_argv)
+        raise InputError(f"{why} (vunit_run.py --help lists its options and VUnit's)") from None
+
+
+def check_vunit_folder(folder: Path, inputs: list[Path | None], clean: bool) -> None:
+    """-o DIR: new, or holding only VUnit's own folders (and, in vunit_out/, the labs'
+    build folder), and none of the run's inputs."""
+    outfiles.check_not_an_input(folder, inputs, "VUnit's output folder (-o)")
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise InputError(f"{folder}: VUnit's output folder (-o) exists and is not a folder")
+    if not folder.is_dir():
+        return
+    ours = VUNIT_OUTPUT_NAMES | ({"labs"} if same_path(folder, ROOT / "vunit_out") else set())
+    other = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir()
+                   if p.name not in ours)
+    if other:
+        raise InputError(
+            f"{folder}: VUnit's output folder (-o) holds files VUnit did not write "
+            f"({outfiles.names(other)}), which {'--clean deletes' if clean else 'VUnit may replace'}"
+            ": move them out, or give -o a new folder")
+
+
+def same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def is_xunit_report(path: Path) -> bool:
+    """path is an xunit/JUnit XML report (root <testsuite> or <testsuites>), as -x writes."""
+    import xml.etree.ElementTree as ET
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        return ET.parse(path).getroot().tag in ("testsuite", "testsuites")
+    except (OSError, ET.ParseError):
+        return False
 
 
 def make_vunit(argv: list[str], output_path: Path | None = None):
@@ -548,13 +632,17 @@ def main(argv: list[str] | None = None) -> int:
     args, vunit_argv = own_parser().parse_known_args(argv)
     if args.help:
         own_parser().print_help()
-        print("\nVUnit's options (passed through):\n")
+        print("\nVUnit's options (passed through). Checked first, so that no file of yours "
+              "is lost: -o DIR must be new or hold only VUnit's own folders (test_output/, "
+              "ghdl/, preprocessed/, ...; --clean deletes DIR whole), -x FILE may replace only "
+              "an earlier xunit report, and neither may name an input of the run.\n")
         make_vunit(["--help"])
         return 0
     if args.wave and "--gtkwave-fmt" not in vunit_argv:
         vunit_argv = vunit_argv + ["--gtkwave-fmt", "vcd"]   # VUnit: <test>/ghdl/wave.vcd
     try:
         check_mode(given_options(argv))
+        check_vunit_outputs(vunit_argv, run_inputs(args), vunit_output_default(args))
         if args.lab is not None:
             import labs
             return labs.run_lab(args.lab, reference=args.reference, wave=args.wave,
@@ -565,7 +653,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.design is not None:
             return design_mode(args, vunit_argv)
         made = generate_examples()
-    except (InputError, vg.GeneratorError, qf.QuantizationError, LabError) as exc:
+    except (InputError, vg.GeneratorError, outfiles.OutputError, qf.QuantizationError,
+            LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     vu = make_vunit(vunit_argv, output_path=ROOT / "vunit_out")

