@@ -146,11 +146,13 @@ def check_not_an_input(output: Path, inputs: Iterable[Path | str | None],
         inp = Path(inp)
         inside = (output.is_dir() and not output.is_symlink()
                   and inp.resolve().is_relative_to(output.resolve()))
-        if same_file(output, inp) or inside:
-            raise OutputError(
-                f"{output}: {what} would {'replace' if not inside else 'be replaced with'} "
-                f"{'the' if not inside else 'the folder holding the'} input {inp} of this "
-                "run; write the output elsewhere")
+        if same_file(output, inp):
+            raise OutputError(f"{output}: {what} would replace the input {inp} of this run; "
+                              "write the output elsewhere")
+        if inside:
+            raise OutputError(f"{output}: {what} holds the input {inp} of this run, which "
+                              "would be replaced or deleted with it; write the output "
+                              "elsewhere")
 
 
 # --------------------------------------------------------------------------- places

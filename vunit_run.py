@@ -141,7 +141,8 @@ def check_mode(given: list[str]) -> None:
 
 def run_inputs(args: argparse.Namespace) -> list[Path | None]:
     """Every file this run reads: no output may be one of them."""
-    return [getattr(args, k, None) for k in ("model", "inputs", "labels", "calibration")]
+    return [getattr(args, k, None) for k in ("model", "design", "inputs", "labels",
+                                             "calibration", "lab_dir")]
 
 
 def check_inputs_and_results(args: argparse.Namespace, mode: str, folder: Path | None) -> None:

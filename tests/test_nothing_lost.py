@@ -555,3 +555,14 @@ def test_help_texts_are_right():
     assert "same model" in seed
     out = t[t.index("  --out"):]
     assert ".npz" in out and "digits_10.npz" in out
+
+
+def test_vunit_output_folder_never_holds_the_design_simulated(good_model, inputs, tmp_path):
+    """2 and 6: vunit_run.py --design D ... -o PARENT --clean, PARENT holding D: refused
+    (--clean would delete the design being simulated)."""
+    design = tmp_path / "work" / "design"
+    assert run_generator(good_model, design).returncode == 0
+    before = tree_state(tmp_path)
+    refused(run_vunit("--design", design, "--inputs", inputs, "--results", tmp_path / "R.npz",
+                      "-o", tmp_path / "work", "--clean"), str(design))
+    assert tree_state(tmp_path) == before
