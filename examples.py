@@ -16,7 +16,7 @@ import numpy as np
 
 import quantization_functions as qf
 from model_files import FloatModel
-from vhdl_generator import Options, default_vectors
+from generator import Options, default_vectors
 
 
 @dataclass

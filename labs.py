@@ -208,18 +208,18 @@ def write_exercise(lab: Lab, work_dir: Path = WORK_DIR, log=print) -> Path:
 def lab_design(lab: Lab, build: Path):
     """Generate the lab's network (seeded random weights) with its test vectors."""
     import examples
-    import vhdl_generator as vg
+    import generator
     model = examples.random_float_model(lab.topology, lab.seed)
     # random images first (what the waveform shows), all-zero and all-255 images last
-    X = np.roll(vg.default_vectors(lab.topology[0], 8, lab.n_vectors, seed=lab.seed), -2, 0)
-    return vg.generate(model, out=build / "design", name=lab.name, vectors=X,
+    X = np.roll(generator.default_vectors(lab.topology[0], 8, lab.n_vectors, seed=lab.seed), -2, 0)
+    return generator.generate(model, out=build / "design", name=lab.name, vectors=X,
                        source=f"labs.py lab {lab.number}", log=lambda *_: None)
 
 
 def add_lab_sources(vu, lab: Lab, g, piece_file: Path) -> None:
     """Library `lab`: the generated design with piece_file in place of hdl/<piece>.vhd,
     the piece's own testbench and the lab's network testbench."""
-    import vunit_run
+    import simulation
     lib = vu.add_library("lab")
     design = sorted(p for p in g.out.glob("*.vhd") if p.name != f"{lab.piece}.vhd")
     lib.add_source_files(design)
@@ -234,10 +234,10 @@ def add_lab_sources(vu, lab: Lab, g, piece_file: Path) -> None:
         tb.set_generic("N_IMAGES", lab.n_vectors)
     else:
         lib.add_source_file(g.out / "tb" / f"tb_{lab.name}.vhd")
-        vunit_run.set_vector_generics(lib.test_bench(f"tb_{lab.name}"), g.out, g.report,
+        simulation.set_vector_generics(lib.test_bench(f"tb_{lab.name}"), g.out, g.report,
                                       lab.n_vectors)
     if lab.piece == "requantizer":
-        vunit_run.add_requantizer_vectors(lib, g.out.parent / "requantizer_vectors.csv")
+        simulation.add_requantizer_vectors(lib, g.out.parent / "requantizer_vectors.csv")
 
 
 def first_error(output: Path) -> str:
@@ -258,7 +258,7 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
 
     A missing student file is written from the exercise in labs/work (the student's first
     run); in any other work_dir (--lab-dir, a submission) it is a LabError, nothing written."""
-    import vunit_run
+    import simulation
     lab = get_lab(number)
     mode = "reference" if reference else "student"
     piece_file = HDL / f"{lab.piece}.vhd" if reference else student_file(lab, work_dir)
@@ -282,15 +282,15 @@ def run_lab(number: int, reference: bool = False, wave: bool = False,
         argv.append("--no-color")  # the log goes to a file unless -v
     if wave and "--gtkwave-fmt" not in argv:
         argv += ["--gtkwave-fmt", "vcd"]
-    vu = vunit_run.make_vunit(argv, output_path=build / "vunit")
+    vu = simulation.make_vunit(argv, output_path=build / "vunit")
     add_lab_sources(vu, lab, g, piece_file)
-    vunit_run.quiet_warnings(vu)
+    simulation.quiet_warnings(vu)
     outcome: dict[str, tuple[str, Path]] = {}
 
     def post_run(results) -> None:
         for key, test in results.get_report().tests.items():
             check = key.split(".", 1)[1]  # drop the library name
-            outcome[check] = (vunit_run.test_status(test), Path(test.path))
+            outcome[check] = (simulation.test_status(test), Path(test.path))
 
     shown = piece_file.relative_to(ROOT) if piece_file.is_relative_to(ROOT) else piece_file
     log(f"Lab {lab.number}: {lab.title}: grading {shown} ...")

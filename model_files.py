@@ -165,8 +165,9 @@ def check_input_codes(X: np.ndarray, n_inputs: int, input_bits: int, where: str,
     rint(x / input_scale), refused if a value lies off that grid or outside the codes'
     range. Off the grid means farther from a code than the float type's own rounding
     allows (1e-6 of a code step + 2 eps x code: what computing and storing code x
-    input_scale in that type can cost), and never more than a quarter of a code step, whatever the float type: a
-    type too coarse to hold the codes that closely (float16 for 16-bit codes) is refused."""
+    input_scale in that type can cost), and never more than a quarter of a code step,
+    whatever the float type: a type too coarse to hold the codes that closely (float16 for
+    16-bit codes) is refused."""
     X = np.asarray(X)
     if X.dtype.kind not in "iuf" or X.dtype == np.bool_:
         raise InputError(f"{where}: input images must be integer codes (e.g. uint8 pixels) "

@@ -58,8 +58,8 @@ def int8_accuracy(network: str, model: FloatModel, ds: Dataset) -> float:
     """Test accuracy of the integer model the generator builds with its defaults (int8),
     i.e. of the hardware (a one-output model's class is "logit > 0", as labels_for wants)."""
     import quantization_functions as qf
-    import vhdl_generator as vg
-    q = vg.quantize(model, vg.Options(), log=lambda *_: None)
+    import generator
+    q = generator.quantize(model, generator.Options(), log=lambda *_: None)
     _, classes = qf.reference_forward(q, ds.x_test.astype(np.int64))
     return float(np.mean(classes == labels_for(network, ds.y_test)))
 
@@ -112,7 +112,7 @@ def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
     """The first `count` test images as the original lab's sample files: <data>_test_<i>.npz
     (keys input = pixels / 255 shaped (1, n), label = the digit) and the test-input .coe
     for a Block Memory Generator next to it. Returns the .coe paths."""
-    from vhdl_generator import write_test_input_coe
+    from generator import write_test_input_coe
     data = "mnist" if ds.side == 28 else "digits"
     written = []
     for i in range(min(count, len(ds.x_test))):

@@ -16,7 +16,6 @@ See README.md. Needs GHDL on the PATH (Debian/Ubuntu: apt-get install ghdl).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -28,14 +27,23 @@ import output_files as outfiles
 import quantization_functions as qf
 from labs import LabError
 from model_files import InputError, OneLineArgumentParser, read_float_model, read_input_codes
-import vhdl_generator as vg
+import generator as gen
 from vunit_console import run_quietly
+# VUnit set-up and simulation live in simulation.py (below this script and the labs); the
+# names the benches and tests use are re-exported here
+from simulation import (CHUNK_IMAGES, GENERATED, HDL, ROOT, add_components,  # noqa: F401
+                        add_network, add_requantizer_vectors, make_vunit, quiet_warnings,
+                        raise_stack_limit, read_generated, set_vector_generics,
+                        silent_stops, simulate_generated, test_status, verbose,
+                        watchdog_clocks, write_requantizer_vectors)
 
-ROOT = Path(__file__).resolve().parent
-HDL = ROOT / "hdl"
-GENERATED = HDL / "generated"
+__all__ = ["main", "CHUNK_IMAGES", "GENERATED", "HDL", "ROOT", "add_components", "add_network",
+           "add_requantizer_vectors", "make_vunit", "quiet_warnings", "raise_stack_limit",
+           "read_generated", "set_vector_generics", "silent_stops", "simulate_generated",
+           "test_status", "verbose", "watchdog_clocks", "write_requantizer_vectors",
+           "write_results", "is_xunit_report"]
+
 EXAMPLES_DIR = GENERATED / "examples"   # apart from the user's designs in hdl/generated/<name>
-CHUNK_IMAGES = 250  # images per simulation run in --model mode
 
 
 # --------------------------------------------------------------------------- arguments
@@ -85,7 +93,7 @@ def own_parser() -> argparse.ArgumentParser:
                         "save file (.gtkw) per test in labs/work/labN/waves/ (waves_reference/ "
                         "with --reference) that opens on "
                         "the lab's signals")
-    vg.add_generator_options(p)
+    gen.add_generator_options(p)
     return p
 
 
@@ -158,11 +166,11 @@ def check_inputs_and_results(args: argparse.Namespace, mode: str, folder: Path |
 def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     """--model/--inputs/--results: generate, simulate every row, write R.npz."""
     check_inputs_and_results(args, "--model", args.out)
-    opts = vg.options_from_args(args)  # checks --name and the bit widths too
+    opts = gen.options_from_args(args)  # checks --name and the bit widths too
     if args.out is not None:  # the output folder, before any work (as vhdl_generator.py)
-        name = vg.check_name(args.name if args.name is not None
-                             else vg.default_name(args.model))
-        vg.check_output(args.out, name, [args.model, args.inputs, args.calibration])
+        name = gen.check_name(args.name if args.name is not None
+                             else gen.default_name(args.model))
+        gen.check_output(args.out, name, [args.model, args.inputs, args.calibration])
     model = read_float_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits, model.input_scale)
     labels = read_labels(args.labels, len(X), model.topology[-1])
@@ -173,7 +181,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     problems: list[str] = []
     try:
         print(f"generating {args.model} into {out} ({len(X)} input rows)")
-        g = vg.generate_from_args(args, vectors=X, out=out)
+        g = gen.generate_from_args(args, vectors=X, out=out)
         sim = simulate_generated(g, X, vunit_argv, problems)
     finally:
         if args.out is None:
@@ -185,7 +193,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     return finish(args, g, X, sim, labels)
 
 
-def finish(args: argparse.Namespace, g: vg.Generated, X: np.ndarray,
+def finish(args: argparse.Namespace, g: gen.Generated, X: np.ndarray,
            sim: dict[str, np.ndarray], labels: np.ndarray | None) -> int:
     """Write R.npz, compare with the integer reference model, print the accuracy."""
     write_results(args.results, sim, run_inputs(args))
@@ -243,31 +251,6 @@ def design_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
     return finish(args, g, X, sim, labels)
 
 
-def read_generated(folder: Path) -> vg.Generated:
-    """A folder vhdl_generator.py wrote, as generate() returned it."""
-    import json
-    report_path, manifest = folder / "report.json", folder / "quantized.npz"
-    try:
-        report = json.loads(report_path.read_text())
-    except (OSError, ValueError):
-        raise InputError(f"{folder}: no readable report.json: not a folder vhdl_generator.py "
-                         "wrote (--design wants its --out DIR)") from None
-    if not isinstance(report, dict) or not str(report.get("tool", "")).startswith("bram-mlp"):
-        raise InputError(f"{report_path}: not a bram-mlp report")
-    try:
-        with np.load(manifest, allow_pickle=False) as d:
-            q = qf.QuantizedModel.from_arrays(d)
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"{manifest}: unreadable integer manifest "
-                         f"({exc.__class__.__name__})") from None
-    name = str(report.get("name", ""))
-    if not (folder / f"{name}_top.vhd").is_file() or not (folder / "tb" / f"tb_{name}.vhd").is_file():
-        raise InputError(f"{folder}: {name}_top.vhd or tb/tb_{name}.vhd is missing; "
-                         "regenerate the design")
-    coe = folder / "coe"
-    return vg.Generated(out=folder, coe=coe, name=name, q=q, report=report)
-
-
 def check_results_path(results: Path, out: Path | None,
                        inputs: list[Path | None] = ()) -> None:
     """--results R.npz can be written once the simulation is done: checked before it (the
@@ -290,104 +273,6 @@ def write_results(path: Path, sim: dict[str, np.ndarray],
         outfiles.write_file(path, lambda f: np.savez(f, **sim), "the results", inputs)
     except outfiles.OutputError as exc:
         raise InputError(str(exc)) from None
-
-
-def simulate_generated(g: vg.Generated, X: np.ndarray, vunit_argv: list[str] | None = None,
-                       problems: list[str] | None = None) -> dict[str, np.ndarray] | None:
-    """Run the rows of X (input codes) through the generated design in GHDL.
-
-    Returns {"logits": (n, n_out), "classes": (n,), "cycles": (n,)} as the testbench
-    measured them, or None if a simulation did not finish; then `problems` (if given) gets
-    one error line per simulation that crashed without a message. Python API of --model
-    mode."""
-    vunit_argv = list(vunit_argv or [])
-    # a private VUnit output folder: a library of the same name compiled from another
-    # folder (e.g. the example of the same name) must never mix into this run
-    tmp = Path(tempfile.mkdtemp(prefix="bram_mlp_"))
-    try:
-        if not any(a == "-p" or a.startswith("--num-threads") for a in vunit_argv):
-            vunit_argv = ["-p", str(os.cpu_count() or 1)] + vunit_argv
-        vu = make_vunit(vunit_argv + [f"lib_{g.name}.tb_{g.name}.*"],
-                        output_path=tmp / "vunit_out")
-        add_network(vu, g.name, g.out, check=False, n_vectors=len(X))
-        # GHDL 2.0 crashes loading a very large CSV (seen at 2000 x 784), so the images go
-        # in chunks, one VUnit run each (they also run in parallel with -p)
-        tb = vu.library(f"lib_{g.name}").test_bench(f"tb_{g.name}")
-        chunks = []
-        for k, start in enumerate(range(0, len(X), CHUNK_IMAGES)):
-            rows = X[start:start + CHUNK_IMAGES]
-            path = tmp / f"inputs_{k:04d}.csv"
-            np.savetxt(path, rows, fmt="%d", delimiter=",")
-            chunks.append(f"chunk{k:04d}")
-            tb.add_config(name=chunks[-1], generics={
-                "INPUTS_FILE": str(path), "EXPECTED_FILE": "none",
-                "WATCHDOG_CLOCKS": watchdog_clocks(g.report, len(rows))})
-        quiet_warnings(vu)
-        outcome: dict = {}
-        crashes: list[str] = []
-
-        def post_run(results) -> None:
-            for key, test in results.get_report().tests.items():
-                if test_status(test) == "passed":
-                    outcome[key.split(".")[2]] = test.path / "results.csv"
-            crashes.extend(silent_stops(results))
-
-        try:
-            run_quietly(vu, post_run, verbose(vunit_argv))
-        except SystemExit:
-            pass  # VUnit always exits; the outcome says what passed
-        if any(c not in outcome for c in chunks):
-            if problems is not None:
-                problems.extend(crashes)
-            return None
-        sim = np.vstack([np.loadtxt(outcome[c], delimiter=",", dtype=np.int64, ndmin=2)
-                         for c in chunks])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    wide = vg.wide_acc(g.q.acc_bits(g.q.n_layers - 1))
-    logits, rest = vg.outputs_from_columns(sim, g.q.W[-1].shape[0], wide)
-    return {"logits": logits, "classes": rest[:, 0], "cycles": rest[:, 1]}
-
-
-# --------------------------------------------------------------------------- VUnit set-up
-def raise_stack_limit() -> int:
-    """Give the simulator processes all the stack the system allows (the soft limit up to
-    the hard one; children inherit it). GHDL keeps a design's large constants (the weights
-    ROMs) on the stack: 784->4096->10 needs more than the usual 8 MB, and GHDL then dies of
-    a segmentation fault without a word. Returns the soft limit in bytes (-1: unlimited)."""
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return -1 if soft == resource.RLIM_INFINITY else soft
-
-
-def silent_stops(results) -> list[str]:
-    """Tests that failed without any message from the testbench or GHDL: the simulator
-    crashed (a segmentation fault, most often the stack). One error line for all of them,
-    with the reason, or none."""
-    crashed = []
-    for key, test in results.get_report().tests.items():
-        if test_status(test) != "failed":
-            continue
-        try:
-            text = (test.path / "output.txt").read_text(errors="replace").lower()
-        except OSError:
-            text = ""
-        if not any(word in text for word in ("error", "failure", "failed", "fatal")):
-            crashed.append(key)   # else the bench or GHDL said why
-    if not crashed:
-        return []
-    limit = raise_stack_limit()
-    have = "unlimited" if limit < 0 else f"{limit // 1024} KB"
-    which = crashed[0] if len(crashed) == 1 else f"{len(crashed)} simulations ({crashed[0]}, ...)"
-    return [f"error: {which}: GHDL stopped without a message (a crash: most often the "
-            f"stack, whose limit is {have}; a large design needs more: run "
-            "`ulimit -s unlimited` in this shell, or raise the hard limit, and try again)"]
 
 
 # What VUnit itself puts at the top of its output folder (-o, default vunit_out): a
@@ -460,7 +345,8 @@ def check_vunit_folder(folder: Path, inputs: list[Path | None], clean: bool) -> 
     if other:
         raise InputError(
             f"{folder}: VUnit's output folder (-o) holds files VUnit did not write "
-            f"({outfiles.names(other)}), which {'--clean deletes' if clean else 'VUnit may replace'}"
+            f"({outfiles.names(other)}), which "
+            f"{'--clean deletes' if clean else 'VUnit may replace'}"
             ": move them out, or give -o a new folder")
 
 
@@ -479,107 +365,14 @@ def is_xunit_report(path: Path) -> bool:
         return False
 
 
-def make_vunit(argv: list[str], output_path: Path | None = None):
-    from vunit import VUnit
-    raise_stack_limit()
-    if not sys.stdout.isatty() and "--no-color" not in argv:
-        argv = ["--no-color"] + argv   # no escape codes into a file or a pipe
-    if output_path is not None and "-o" not in argv and "--output-path" not in argv:
-        argv = ["--output-path", str(output_path)] + argv
-    vu = VUnit.from_argv(argv=argv, compile_builtins=False)
-    vu.add_vhdl_builtins()
-    return vu
-
-
-def test_status(test) -> str:
-    """'passed', 'failed', ... of a VUnit TestResult (an enum or a plain string)."""
-    return str(getattr(test.status, "name", test.status))
-
-
-def watchdog_clocks(report: dict, n_images: int) -> int:
-    """Generous bound on a network testbench's clocks per image: the input writes (or
-    beats), the inference and the result (the AXI4-Stream wrapper sends one beat per
-    output, which bounds an image with many outputs and few inputs)."""
-    n_in, n_out = report["topology"][0], report["topology"][-1]
-    return n_images * (n_in + report["latency_cycles"] + n_out + 8) + 1000
-
-
-def quiet_warnings(vu) -> None:
-    """Hide GHDL's -Whide notes on VUnit's own sources and -Wlibrary notes when a design
-    is regenerated into another folder under the same library name: noise, not problems."""
-    vu.set_compile_option("ghdl.a_flags", ["-Wno-hide", "-Wno-library"])
-
-
-def add_network(vu, name: str, folder: Path, check: bool = True, n_vectors: int = 50):
-    """A library lib_<name> with the generated design and its testbench."""
-    lib = vu.add_library(f"lib_{name}")
-    lib.add_source_files(folder / "*.vhd")
-    lib.add_source_files(folder / "tb" / "*.vhd")
-    report = __import__("json").loads((folder / "report.json").read_text())
-    set_vector_generics(lib.test_bench(f"tb_{name}"), folder, report, n_vectors, check)
-    lib.test_bench(f"tb_{name}_weights").set_generic("VECTORS_DIR", str(folder / "vectors"))
-    axis = lib.test_bench(f"tb_{name}_axis")
-    set_vector_generics(axis, folder, report, n_vectors, check)
-    axis.set_generic("PERIOD_CLOCKS", report["axis"]["image_period_cycles"])
-    return lib
-
-
-def set_vector_generics(tb, folder: Path, report: dict, n_vectors: int,
-                        check: bool = True) -> None:
-    """A network bench's test vectors (folder/vectors) and its watchdog."""
-    tb.set_generic("INPUTS_FILE", str(folder / "vectors" / "inputs.csv"))
-    tb.set_generic("EXPECTED_FILE", str(folder / "vectors" / "expected.csv") if check else "none")
-    tb.set_generic("WATCHDOG_CLOCKS", watchdog_clocks(report, n_vectors))
-
-
-def add_components(vu) -> None:
-    """Library bram_mlp: the hand-written VHDL and its component testbenches."""
-    lib = vu.add_library("bram_mlp")
-    lib.add_source_files(HDL / "*.vhd")
-    lib.add_source_files(HDL / "tb" / "*.vhd")
-    add_requantizer_vectors(lib, GENERATED / "requantizer_vectors.csv")
-
-
-def add_requantizer_vectors(lib, path: Path) -> None:
-    """Write the requantizer's vectors to path and point lib's tb_requantizer at them."""
-    write_requantizer_vectors(path)
-    lib.test_bench("tb_requantizer").set_generic("VECTORS_FILE", str(path))
-
-
-REQUANTIZER_KINDS = ("relu", "rounding", "saturation", "random")
-
-
-def write_requantizer_vectors(path: Path) -> None:
-    """acc, M, S, the expected y (act_bits 8) from the Python reference model, and the kind
-    of case (an index into REQUANTIZER_KINDS: each kind is its own test in the bench)."""
-    rng = np.random.default_rng(7)
-    cases = {
-        # negative and zero accumulators give 0, positive ones pass (x M / 2^S)
-        "relu": [(0, 16384, 14), (-5, 16384, 14), (-2**31, 32767, 3), (-1, 1, 0),
-                 (5, 1, 0), (1000, 16384, 14)],
-        "rounding": [(3, 1, 1), (5, 1, 1), (1, 1, 1), (2, 3, 2), (6, 1, 2), (1000, 16384, 16),
-                     (123456789, 20000, 30), (7, 1, 2)],
-        "saturation": [(255, 1, 0), (256, 1, 0), (2**31 - 1, 32767, 62),
-                       (2**31 - 1, 32767, 0), (2**31 - 1, 32767, 40),
-                       (2**31 - 1, 32767, 38), (511, 1, 1), (509, 1, 1)],
-        "random": [(int(rng.integers(-2**31, 2**31)), int(rng.integers(0, 2**15)),
-                    int(rng.integers(0, 40))) for _ in range(200)],
-    }
-    rows = [(*c, REQUANTIZER_KINDS.index(kind)) for kind, cs in cases.items() for c in cs]
-    a = np.array(rows, dtype=np.int64)
-    y = qf.requantize(a[:, 0], a[:, 1], a[:, 2], 8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(path, np.column_stack([a[:, :3], y, a[:, 3]]), fmt="%d", delimiter=",")
-
-
 def generate_examples(log=print) -> list:
     import examples
     made = []
     for ex in examples.examples():
         n_in = ex.model.topology[0]
         vectors = (examples.extreme_vectors(n_in, ex.n_vectors) if ex.name.startswith("extremes")
-                   else vg.default_vectors(n_in, 8, ex.n_vectors, ex.seed))
-        g = vg.generate(ex.model, out=EXAMPLES_DIR / ex.name, name=ex.name, opts=ex.opts,
+                   else gen.default_vectors(n_in, 8, ex.n_vectors, ex.seed))
+        g = gen.generate(ex.model, out=EXAMPLES_DIR / ex.name, name=ex.name, opts=ex.opts,
                         vectors=vectors, log=lambda *_: None)
         made.append((ex, g))
     log(f"generated {len(made)} example networks into {EXAMPLES_DIR.relative_to(ROOT)}/")
@@ -654,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.design is not None:
             return design_mode(args, vunit_argv)
         made = generate_examples()
-    except (InputError, vg.GeneratorError, outfiles.OutputError, qf.QuantizationError,
+    except (InputError, gen.GeneratorError, outfiles.OutputError, qf.QuantizationError,
             LabError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -677,9 +470,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def verbose(vunit_argv: list[str]) -> bool:
-    """-v: VUnit's own full output instead of one progress line per phase."""
-    return any(a in ("-v", "--verbose") for a in vunit_argv)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def is_writer(call: ast.Call) -> str | None:
     called = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
     receiver = getattr(f.value, "id", "") if isinstance(f, ast.Attribute) else ""
     if called in ("replace", "rename"):
-        return called if receiver == "os" or (len(call.args) == 1 and receiver != "dataclasses") else None
+        path_method = len(call.args) == 1 and receiver != "dataclasses"
+        return called if receiver == "os" or path_method else None
     if called in ("copy", "copy2", "copyfile", "rmtree"):
         return called if receiver == "shutil" else None
     return called if called in WRITERS else None

@@ -1,0 +1,211 @@
+"""hardware_plan.py: what the hardware of a design is made of and what it costs, per layer.
+
+One plan is computed per generation (plan_design) from the integer model and the hardware
+options, and everything else reads it: the templates lay out what it says (ROM shapes,
+which neurons multiply in DSP blocks and which in LUTs, latencies), report.json copies its
+figures, estimate.py checks the ROMs it finds against them and the benches quote them.
+To change how a layer is laid out in hardware, start here.
+
+Timing of one layer (see templates/layer.vhd.j2): the layer takes one input per clock;
+an input arrives x_latency clocks after its address (1 from the input buffer / block RAM,
+3 from a hidden layer: select, multiply, round), so a layer of n_in inputs takes
+n_in + x_latency + 1 clocks from start to done, and the argmax one more.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import quantization_functions as qf
+from fpga_parts import PARTS
+
+FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
+HIDDEN_X_LATENCY = 3        # a hidden layer's activation port: select, multiply, round
+ARGMAX_LATENCY = 1
+M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
+M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits
+# RAMB18E1 shapes (depth, width) for one read port: 16Kx1 .. 1Kx18, and 512x36 for a ROM
+# (a ROM reads through both ports' data pins in simple dual-port mode)
+RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+# LUTs of one LUT multiplier, per weight bit x input bit: 101 LUT multipliers of 8 x 8 bits
+# cost about 13,400 LUT in the Yosys estimate of 784->256->10 (README, Estimate), 2 per bit
+LUTS_PER_LUT_MULT_BIT = 2
+
+
+# --------------------------------------------------------------------------- small rules
+def x_latency(layer: int) -> int:
+    """Clocks from a layer's input address to its input value."""
+    return FIRST_LAYER_X_LATENCY if layer == 0 else HIDDEN_X_LATENCY
+
+
+def addr_bits(n: int) -> int:
+    """Address bits for n words (at least 1)."""
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def ramb18_per_rom(depth: int, width: int) -> int:
+    """RAMB18E1s (RAMB18-equivalents) for one depth x width ROM."""
+    for max_depth, max_width in RAMB18_SHAPES:
+        if depth <= max_depth:
+            return math.ceil(width / max_width)
+    return math.ceil(depth / 16384) * width
+
+
+def s_axis_bits(input_bits: int) -> int:
+    """s_axis_tdata width: one input code per beat, in whole bytes (AXI4-Stream)."""
+    return 8 * math.ceil(input_bits / 8)
+
+
+def neurons_per_rom(n_out: int, requested: int | None) -> int:
+    """Neurons sharing one ROM word: as requested (at most all), else all of the layer's."""
+    return n_out if requested is None else max(1, min(requested, n_out))
+
+
+def wide_acc(acc_bits: int) -> bool:
+    """An accumulator wider than a VHDL integer: kept as hi x 2^16 + lo (layer.vhd.j2)."""
+    return acc_bits > qf.NARROW_ACC_BITS
+
+
+def predicted_latency(q: qf.QuantizedModel) -> int:
+    """Clocks from the edge sampling start to the edge sampling done (see the layer VHDL)."""
+    return sum(q.W[l].shape[1] + x_latency(l) + 1 for l in range(q.n_layers)) + ARGMAX_LATENCY
+
+
+def m_axis_bits(q: qf.QuantizedModel) -> int:
+    """m_axis_tdata width: 32 bits, 64 when the logits are wider than 32."""
+    return M_AXIS_BITS_WIDE if wide_acc(q.acc_bits(q.n_layers - 1)) else M_AXIS_BITS
+
+
+# --------------------------------------------------------------------------- the plan
+@dataclass
+class LayerPlan:
+    """How one layer is built and what it costs."""
+    layer: int
+    n_in: int
+    n_out: int
+    hidden: bool
+    input_bits: int          # width of the layer's input codes
+    acc_bits: int            # accumulator width (from the actual integers)
+    acc_min: int
+    acc_max: int
+    wide: bool               # accumulator kept as hi x 2^16 + lo
+    x_latency: int           # clocks from input address to input value
+    cycles: int              # clocks from start to done
+    addr_bits: int           # the shared weights address bus
+    pack: int                # neurons per ROM word
+    n_roms: int              # weights ROMs
+    rom_depth: int           # words per ROM (a power of two)
+    rom_width: int           # bits per word: pack x weight_bits
+    ramb18: int              # RAMB18-equivalents of all its ROMs
+    dsp_macs: int            # neurons 0 .. dsp_macs-1 multiply in DSP blocks
+    lut_macs: int            # the rest, in LUT multipliers
+    requant_multipliers: int  # 1 for a hidden layer (its requantizer), else 0
+
+    @property
+    def used_words(self) -> int:
+        return self.n_in
+
+
+@dataclass
+class DesignPlan:
+    """The whole design: its layers and the totals the report and the warnings give."""
+    layers: list[LayerPlan]
+    part: str
+    dsp_budget: int
+    neurons_per_rom: int | None          # as asked (None: all of a layer's)
+    input_bits: int
+    weight_bits: int
+    latency_cycles: int                  # start to done, argmax included
+    ideal_cycles: int                    # one input per clock per layer
+    input_buffer_depth: int
+    s_axis_bits: int
+    m_axis_bits: int
+    class_bits: int
+    capacity: dict = field(default_factory=dict)
+
+    @property
+    def roms(self) -> int:
+        return sum(x.n_roms for x in self.layers)
+
+    @property
+    def ramb18(self) -> int:
+        """The weights ROMs' RAMB18s (the input buffer comes on top)."""
+        return sum(x.ramb18 for x in self.layers)
+
+    @property
+    def multipliers(self) -> int:
+        return sum(x.n_out + x.requant_multipliers for x in self.layers)
+
+    @property
+    def dsp_macs(self) -> int:
+        return sum(x.dsp_macs for x in self.layers)
+
+    @property
+    def lut_macs(self) -> int:
+        return sum(x.lut_macs for x in self.layers)
+
+    @property
+    def wide_logits(self) -> bool:
+        return self.layers[-1].wide
+
+    @property
+    def any_wide(self) -> bool:
+        return any(x.wide for x in self.layers)
+
+    @property
+    def axis_period_cycles(self) -> int:
+        """Clocks between results through the AXI4-Stream wrapper, images back to back and
+        no backpressure: the core takes the next image the clock after done, unless sending
+        the result (one beat per clock) is slower."""
+        return max(self.latency_cycles + 1, self.layers[-1].n_out + 1)
+
+
+def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
+                neurons_per_rom_asked: int | None) -> DesignPlan:
+    """The plan of design q: ROM packing per layer, the DSP budget spent on the layers in
+    order (the neurons beyond it get LUT multipliers), latencies, and the capacity check
+    against the part."""
+    layers = []
+    left = dsp_budget
+    for l in range(q.n_layers):
+        n_out, n_in = q.W[l].shape
+        pack = neurons_per_rom(n_out, neurons_per_rom_asked)
+        n_dsp = min(n_out, left)
+        left -= n_dsp
+        depth, width = 1 << addr_bits(n_in), pack * q.weight_bits
+        n_roms = math.ceil(n_out / pack)
+        lo, hi = q.acc_range(l)
+        layers.append(LayerPlan(
+            layer=l, n_in=n_in, n_out=n_out, hidden=l < q.n_layers - 1,
+            input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
+            acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
+            cycles=n_in + x_latency(l) + 1, addr_bits=addr_bits(n_in), pack=pack,
+            n_roms=n_roms, rom_depth=depth, rom_width=width,
+            ramb18=n_roms * ramb18_per_rom(depth, width), dsp_macs=n_dsp,
+            lut_macs=n_out - n_dsp, requant_multipliers=1 if l < q.n_layers - 1 else 0))
+    plan = DesignPlan(
+        layers=layers, part=part, dsp_budget=dsp_budget,
+        neurons_per_rom=neurons_per_rom_asked, input_bits=q.input_bits,
+        weight_bits=q.weight_bits, latency_cycles=predicted_latency(q),
+        ideal_cycles=sum(q.topology[:-1]), input_buffer_depth=1 << addr_bits(q.topology[0]),
+        s_axis_bits=s_axis_bits(q.input_bits), m_axis_bits=m_axis_bits(q),
+        class_bits=addr_bits(max(q.topology[-1], 2)))
+    plan.capacity = capacity_check(plan)
+    return plan
+
+
+def capacity_check(plan: DesignPlan) -> dict:
+    """The plan's own count of what the design needs against what the part has: RAMB18
+    (weights ROMs + input buffer), DSP48E1 (the multiply-accumulates placed in DSP blocks +
+    the requantizers' multipliers), and a rough LUT count of the LUT multipliers. Not an
+    estimate of the whole design (estimate.py gives that): a quick early warning."""
+    part = PARTS[plan.part]
+    ramb18 = plan.ramb18 + ramb18_per_rom(plan.input_buffer_depth, plan.input_bits)
+    dsp = plan.dsp_macs + sum(x.requant_multipliers for x in plan.layers)
+    lut = sum(x.lut_macs * LUTS_PER_LUT_MULT_BIT * plan.weight_bits * x.input_bits
+              for x in plan.layers)
+    need = {"RAMB18": ramb18, "DSP48E1": dsp, "LUT_multipliers_LUT": lut}
+    have = {"RAMB18": part["RAMB18"], "DSP48E1": part["DSP48E1"],
+            "LUT_multipliers_LUT": part["LUT"]}
+    return {"part": plan.part, "needs": need, "has": have,
+            "over": [k for k in need if need[k] > have[k]]}

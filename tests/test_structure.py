@@ -1,0 +1,143 @@
+"""The house has one way through (issue 13): the project's modules import each other without
+a circle, the library modules never import the entry scripts a user runs, and one hardware
+plan is what the report and the templates read.
+
+The imports are read from the source (ast), every `import` and `from ... import` anywhere
+in a module, functions included: an import inside a function is an edge too."""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# what a user runs; everything else is a library module below them
+ENTRY_SCRIPTS = {"vhdl_generator", "vunit_run", "trainer"}
+
+
+def project_modules(root: Path = ROOT) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(root.glob("*.py"))}
+
+
+def import_edges(root: Path = ROOT) -> set[tuple[str, str]]:
+    """(importer, imported) for every import of a project module by a project module."""
+    mods = project_modules(root)
+    edges = set()
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module.split(".")[0]]
+            else:
+                continue
+            edges |= {(name, t) for t in targets if t in mods and t != name}
+    return edges
+
+
+def find_circle(edges: set[tuple[str, str]]) -> list[str] | None:
+    """One import circle as [a, b, ..., a], or None (depth-first search)."""
+    graph: dict[str, list[str]] = {}
+    for a, b in sorted(edges):
+        graph.setdefault(a, []).append(b)
+    state: dict[str, int] = {}     # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_circle():
+    edges = import_edges()
+    circle = find_circle(edges)
+    assert circle is None, "import circle: " + " -> ".join(circle)
+
+
+def test_library_modules_never_import_an_entry_script():
+    wrong = sorted((a, b) for a, b in import_edges()
+                   if b in ENTRY_SCRIPTS and a not in ENTRY_SCRIPTS)
+    assert not wrong, f"library modules importing an entry script: {wrong}"
+
+
+def test_the_circle_finder_finds_circles(tmp_path):
+    """The check can fail: three modules importing around a circle, and one importing
+    inside a function, are found."""
+    (tmp_path / "a.py").write_text("import b\n")
+    (tmp_path / "b.py").write_text("from c import x\n")
+    (tmp_path / "c.py").write_text("def f():\n    import a\n")
+    (tmp_path / "d.py").write_text("import a\n")
+    circle = find_circle(import_edges(tmp_path))
+    assert circle is not None and set(circle) == {"a", "b", "c"}
+    (tmp_path / "c.py").write_text("x = 1\n")
+    assert find_circle(import_edges(tmp_path)) is None
+
+
+# --------------------------------------------------------------------------- one plan
+def test_report_and_templates_read_one_plan(tmp_path, monkeypatch):
+    """generate() makes the hardware plan once; report.json and the layer VHDL follow it.
+    A plan changed on its way (the DSP split of layer 0) shows up in both, so neither
+    computes its own."""
+    import generator
+    import hardware_plan
+    from examples import random_float_model
+    calls = []
+    real = hardware_plan.plan_design
+
+    def altered(q, part, budget, per_rom):
+        plan = real(q, part, budget, per_rom)
+        plan.layers[0].dsp_macs, plan.layers[0].lut_macs = 2, plan.layers[0].n_out - 2
+        calls.append(plan)
+        return plan
+
+    monkeypatch.setattr(generator, "plan_design", altered)
+    g = generator.generate(random_float_model([6, 5, 3], 1), out=tmp_path / "d", name="p",
+                           vectors=generator.default_vectors(6, 8, 3), log=lambda *_: None)
+    assert len(calls) == 1
+    assert g.report["layers"][0]["dsp_macs"] == 2 and g.report["layers"][0]["lut_macs"] == 3
+    assert (tmp_path / "d" / "p_l0_lut_mults.vhd").is_file()
+    assert re.search(r"constant N_DSP_c\s*: natural\s*:= 2;",
+                     (tmp_path / "d" / "p_l0_pkg.vhd").read_text())
+    assert "(2 of 5) multiply in DSP blocks" in (tmp_path / "d" / "p_l0_layer.vhd").read_text()
+
+
+def test_plan_figures_follow_the_documented_rules():
+    """The plan's numbers, worked out by hand for 784 -> 256 -> 10 int8 at the defaults
+    (DSP budget 165, one ROM per layer): latency (784+1+1) + (256+3+1) + 1 = 1047, a
+    1024 x 2048-bit ROM needs ceil(2048/18) = 114 RAMB18, a 256 x 80-bit one ceil(80/36) = 3."""
+    import hardware_plan as hp
+    import quantization_functions as qf
+    q = qf.QuantizedModel(input_bits=8, weight_bits=8, act_bits=8, encoding="integer",
+                          W=[np.ones((256, 784), np.int64), np.ones((10, 256), np.int64)],
+                          b=[np.zeros(256, np.int64), np.zeros(10, np.int64)],
+                          M=[np.ones(256, np.int64)], S=[np.zeros(256, np.int64)])
+    plan = hp.plan_design(q, "xc7z020", 165, None)
+    assert plan.latency_cycles == 1047 and plan.ideal_cycles == 1040
+    assert [x.ramb18 for x in plan.layers] == [114, 3]
+    assert [(x.dsp_macs, x.lut_macs) for x in plan.layers] == [(165, 91), (0, 10)]
+    assert [x.cycles for x in plan.layers] == [786, 260]
+    assert plan.axis_period_cycles == 1048
+    assert plan.capacity["needs"]["DSP48E1"] == 166
