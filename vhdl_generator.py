@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import estimate
+import implement
 import labs
 import output_files as outfiles
 import quantization_functions as qf
@@ -60,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--estimate", action="store_true",
                    help="afterwards estimate the FPGA resources with GHDL + Yosys (needs "
                         "--out; writes DIR/estimate.json and prints a table; see estimate.py)")
+    p.add_argument("--implement", action="store_true",
+                   help="afterwards place and route the design with open tools (Yosys "
+                        "synth_ecp5 + nextpnr-ecp5, out of context) and report the clock it "
+                        "reaches (needs --out; writes DIR/implement.json; see implement.py)")
+    p.add_argument("--ecp5-part", default=implement.DEFAULT_ECP5, metavar="PART",
+                   help=f"with --implement: the ECP5 part, {', '.join(implement.ECP5_PARTS)} "
+                        f"(default {implement.DEFAULT_ECP5}, the ULX3S board's)")
+    p.add_argument("--clock-mhz", type=float, default=implement.DEFAULT_CLOCK_MHZ,
+                   metavar="MHZ", help="with --implement: the clock constraint (default "
+                   f"{implement.DEFAULT_CLOCK_MHZ:g})")
     p.add_argument("--exercise", type=int, default=None, metavar="LAB",
                    help="student mode: write lab LAB's exercise (1: neuron_mac, 2: argmax, "
                         "3: requantizer; the lab's hand-written piece with its body replaced "
@@ -80,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is None:
         p.error("give a model .npz (or --exercise LAB)")
     try:
-        if args.estimate and args.out is None:
-            raise GeneratorError("--estimate needs --out DIR")
+        for flag in ("estimate", "implement"):
+            if getattr(args, flag) and args.out is None:
+                raise GeneratorError(f"--{flag} needs --out DIR")
+        if args.implement:
+            implement.check_ecp5_part(args.ecp5_part)
+            if not args.clock_mhz > 0:
+                raise GeneratorError(f"--clock-mhz must be a positive number, not "
+                                     f"{args.clock_mhz:g}")
         options_from_args(args)  # every option checked before any work
         name = check_name(args.name if args.name is not None else default_name(args.model))
         check_output(args.out, name, [args.model, args.vectors, args.calibration])
@@ -96,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             result = estimate.estimate(g.out, args.part)
             print(estimate.table(result))
             print(f"estimate: {g.out / 'estimate.json'}")
+        if args.implement:
+            result = implement.implement(g.out, args.ecp5_part, args.clock_mhz)
+            print(implement.table(result))
+            print(f"implementation: {g.out / implement.IMPLEMENT}")
     except (InputError, GeneratorError, outfiles.OutputError, qf.QuantizationError,
             estimate.EstimateError) as exc:
         print(f"error: {exc}", file=sys.stderr)

