@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.
 HDL_WIDE_FILES = ("argmax_wide.vhd", "requantizer_wide.vhd")
 N_INPUT_COE = 10            # test-input .coe files written (the first vectors)
 DEFAULT_VECTORS = 50
+DEFAULT_CLOCK_MHZ = 100.0
 
 VHDL_RESERVED = frozenset("""
 abs access after alias all and architecture array assert assume assume_guarantee attribute
@@ -68,6 +70,9 @@ class Options:
     neurons_per_rom: int | None = None
     dsp_budget: int | None = None
     part: str = DEFAULT_PART
+    # the clock the design is meant to run at (MHz): report.json's inferences per second
+    # at it, and implement.py's constraint (a target until a router says it is met)
+    clock_mhz: float = DEFAULT_CLOCK_MHZ
 
     def describe(self) -> str:
         enc = self.encoding if self.encoding == "integer" else f"fixed Q.{self.frac_bits}"
@@ -279,6 +284,10 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
                  # back to back without backpressure (DesignPlan.axis_period_cycles)
                  "image_period_cycles": plan.axis_period_cycles},
         "capacity": plan.capacity,
+        # the target clock: a promise until implement.py (--implement) measures the Fmax
+        "clock_mhz": opts.clock_mhz,
+        "inferences_per_second_at_clock": round(
+            opts.clock_mhz * 1e6 / plan.axis_period_cycles, 1),
     }
     return report
 
@@ -681,6 +690,10 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                    help="multiply-accumulates in DSP48 blocks, filled layer by layer; the "
                         "other neurons get LUT multipliers (default: 75%% of the --part's "
                         "DSP48E1, 165 for xc7z020)")
+    h.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
+                   help=f"the clock the design is meant for (default {DEFAULT_CLOCK_MHZ:g}): "
+                        "report.json's inferences per second at it, and the constraint of "
+                        "--implement, which measures what the design reaches")
     h.add_argument("--part", default=DEFAULT_PART, metavar="PART",
                    help=f"target FPGA: {', '.join(PARTS)}; sets the default --dsp-budget and "
                         f"what --estimate compares with (default {DEFAULT_PART}, the PYNQ-Z2's)")
@@ -705,7 +718,14 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    input_bits=args.input_bits, encoding=args.encoding,
                    frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale,
                    neurons_per_rom=parse_neurons_per_rom(args.neurons_per_rom),
-                   dsp_budget=check_dsp_budget(args.dsp_budget), part=part)
+                   dsp_budget=check_dsp_budget(args.dsp_budget), part=part,
+                   clock_mhz=check_clock_mhz(args.clock_mhz))
+
+
+def check_clock_mhz(mhz: float) -> float:
+    if not (mhz > 0 and math.isfinite(mhz)):
+        raise GeneratorError(f"--clock-mhz must be a positive number, not {mhz:g}")
+    return float(mhz)
 
 
 def parse_neurons_per_rom(text: str) -> int | None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """implement.py: place and route a generated design with open tools: at what clock does it run?
 
-    python implement.py DIR [--part LFE5U-85F-6BG381C] [--clock-mhz 100] [--seed 1]
+    python implement.py DIR [--ecp5-part LFE5U-85F-6BG381C] [--clock-mhz 100] [--seed 1,2,3]
     (or: vhdl_generator.py MODEL --out DIR --implement)
 
 Flow, all from PyPI, no vendor tool: the Verilog netlist GHDL writes for the estimate
@@ -73,9 +73,9 @@ def nextpnr_command(nextpnr: str, part: str, clock_mhz: float, seed: int) -> lis
     p = ECP5_PARTS[part]
     return [nextpnr, p["device"], "--package", p["package"], "--speed", p["speed"],
             "--json", "design.json", "--out-of-context", "--freq", f"{clock_mhz:g}",
-            "--seed", str(seed), "--report", "report.json", "--detailed-timing-report",
+            "--seed", str(seed), "--report", f"report_{seed}.json", "--detailed-timing-report",
             "--timing-allow-fail",   # a missed constraint is a result to report, not an error
-            "-q", "-l", "nextpnr.log"]
+            "-q", "-l", f"nextpnr_{seed}.log"]
 
 
 def critical_path(report: dict) -> dict | None:
@@ -122,15 +122,21 @@ def design_part(cell: str) -> str:
     return found
 
 
-def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float = DEFAULT_CLOCK_MHZ,
-              seed: int = 1, log=print) -> dict:
+def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = None,
+              seed: int | list[int] = 1, log=print) -> dict:
     """Synthesize DIR's <name>_top for an ECP5 and place and route it; write and return
-    DIR/implement.json."""
+    DIR/implement.json. Several seeds: one synthesis, one place and route per seed; the
+    first seed's run is the one reported in full, every seed's Fmax in fmax_by_seed."""
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    if not seeds:
+        raise ImplementError("give at least one --seed")
     part = check_ecp5_part(part)
-    if not clock_mhz > 0:
-        raise ImplementError(f"--clock-mhz must be a positive number, not {clock_mhz}")
     design = Path(design)
     report = estimate.read_report(design)
+    if clock_mhz is None:      # the design's target clock (vhdl_generator.py --clock-mhz)
+        clock_mhz = float(report.get("clock_mhz", DEFAULT_CLOCK_MHZ))
+    if not clock_mhz > 0:
+        raise ImplementError(f"--clock-mhz must be a positive number, not {clock_mhz}")
     try:
         outfiles.check_file_replaceable(design / IMPLEMENT, "the implementation report",
                                         hint="move your file out of the design folder")
@@ -154,15 +160,18 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float = DEFAULT
         estimate.run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
                           "yosys synth_ecp5", estimate.YOSYS_TIMEOUT_S, work, log)
         seconds["yosys"] = round(time.perf_counter() - t0 - seconds["ghdl"], 1)
-        log(f"implement: nextpnr-ecp5 {part}, {clock_mhz:g} MHz constraint, seed {seed} ...")
-        t1 = time.perf_counter()
-        estimate.run_tool(nextpnr_command(nextpnr, part, clock_mhz, seed), "nextpnr-ecp5",
-                          NEXTPNR_TIMEOUT_S, work, log)
-        seconds["nextpnr"] = round(time.perf_counter() - t1, 1)
-        try:
-            pnr = json.loads((work / "report.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ImplementError(f"nextpnr-ecp5 wrote no readable report ({exc})") from None
+        reports = {}
+        for s in seeds:
+            log(f"implement: nextpnr-ecp5 {part}, {clock_mhz:g} MHz constraint, seed {s} ...")
+            t1 = time.perf_counter()
+            estimate.run_tool(nextpnr_command(nextpnr, part, clock_mhz, s), "nextpnr-ecp5",
+                              NEXTPNR_TIMEOUT_S, work, log)
+            seconds.setdefault("nextpnr", round(time.perf_counter() - t1, 1))
+            try:
+                reports[s] = json.loads((work / f"report_{s}.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise ImplementError(f"nextpnr-ecp5 wrote no readable report ({exc})") from None
+        pnr = reports[seeds[0]]
         versions = {"yosys": estimate.yosys_version(
             (work / "yosys.log").read_text(errors="replace"))}
     fmax = {clk: {"achieved_mhz": round(float(v["achieved"]), 2),
@@ -172,6 +181,8 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float = DEFAULT
             if k in BEL_NAMES}
     available = {k: ECP5_PARTS[part][k] for k in BEL_NAMES.values()}
     worst = min((v["achieved_mhz"] for v in fmax.values()), default=None)
+    by_seed = {str(s): min((round(float(v["achieved"]), 2) for v in r.get("fmax", {}).values()),
+                           default=None) for s, r in reports.items()}
     interval = report["axis"]["image_period_cycles"]
     result = {
         "tool": report["tool"], "design": report["name"], "top": top,
@@ -180,8 +191,9 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float = DEFAULT
                  "weights ROMs", "yosys synth_ecp5",
                  f"nextpnr-ecp5 {ECP5_PARTS[part]['device']} --package "
                  f"{ECP5_PARTS[part]['package']} --speed {ECP5_PARTS[part]['speed']} "
-                 f"--out-of-context --freq {clock_mhz:g} --seed {seed}"],
-        "clock_mhz_constraint": clock_mhz, "seed": seed,
+                 f"--out-of-context --freq {clock_mhz:g} --seed {seeds[0]}"],
+        "clock_mhz_constraint": clock_mhz, "seed": seeds[0],
+        "fmax_by_seed": by_seed,
         "fmax_mhz": worst, "meets_constraint": worst is not None and worst >= clock_mhz,
         "fmax": fmax, "critical_path": critical_path(pnr),
         "used": used, "available": available,
@@ -206,6 +218,9 @@ def table(result: dict) -> str:
              f"({'-'.join(map(str, result['topology']))}) on {result['part']}: Fmax "
              f"{result['fmax_mhz']} MHz ({'meets' if result['meets_constraint'] else 'misses'}"
              f" the {result['clock_mhz_constraint']:g} MHz constraint)"]
+    if len(result["fmax_by_seed"]) > 1:
+        lines.append("Fmax by placement seed: " + ", ".join(
+            f"seed {k}: {v} MHz" for k, v in result["fmax_by_seed"].items()))
     if cp:
         lines.append(f"critical path {cp['total_ns']} ns ({cp['logic_ns']} logic, "
                      f"{cp['routing_ns']} routing): from {cp['from_part']} to "
@@ -223,10 +238,22 @@ def add_implement_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument(f"--{prefix}ecp5-part", dest="ecp5_part", default=DEFAULT_ECP5,
                    metavar="PART", help=f"ECP5 part to place and route on: "
                    f"{', '.join(ECP5_PARTS)} (default {DEFAULT_ECP5}, the ULX3S board's)")
-    p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
-                   help=f"clock constraint for place and route (default {DEFAULT_CLOCK_MHZ:g})")
-    p.add_argument("--seed", type=int, default=1,
-                   help="nextpnr's placement seed (default 1): the same seed, the same result")
+    p.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
+                   help="clock constraint for place and route (default: the design's "
+                        f"target clock in report.json, else {DEFAULT_CLOCK_MHZ:g})")
+    p.add_argument("--seed", type=parse_seeds, default=[1], metavar="N[,N...]",
+                   help="nextpnr's placement seed (default 1): the same seed, the same "
+                        "result; several (1,2,3): one place and route each, the first "
+                        "reported in full, every seed's Fmax in fmax_by_seed")
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds are whole numbers, e.g. 1 or 1,2,3, not "
+                                         f"'{text}'") from None
+    return seeds
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,9 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ecp5-part", default=implement.DEFAULT_ECP5, metavar="PART",
                    help=f"with --implement: the ECP5 part, {', '.join(implement.ECP5_PARTS)} "
                         f"(default {implement.DEFAULT_ECP5}, the ULX3S board's)")
-    p.add_argument("--clock-mhz", type=float, default=implement.DEFAULT_CLOCK_MHZ,
-                   metavar="MHZ", help="with --implement: the clock constraint (default "
-                   f"{implement.DEFAULT_CLOCK_MHZ:g})")
     p.add_argument("--exercise", type=int, default=None, metavar="LAB",
                    help="student mode: write lab LAB's exercise (1: neuron_mac, 2: argmax, "
                         "3: requantizer; the lab's hand-written piece with its body replaced "
@@ -96,9 +93,6 @@ def main(argv: list[str] | None = None) -> int:
                 raise GeneratorError(f"--{flag} needs --out DIR")
         if args.implement:
             implement.check_ecp5_part(args.ecp5_part)
-            if not args.clock_mhz > 0:
-                raise GeneratorError(f"--clock-mhz must be a positive number, not "
-                                     f"{args.clock_mhz:g}")
         options_from_args(args)  # every option checked before any work
         name = check_name(args.name if args.name is not None else default_name(args.model))
         check_output(args.out, name, [args.model, args.vectors, args.calibration])
@@ -140,6 +134,10 @@ def print_summary(g: Generated) -> None:
           f"{plural(t['multipliers'], 'multiplier')}: {t['dsp_macs']} "
           f"multiply-accumulate{'s' if t['dsp_macs'] != 1 else ''} in DSP blocks, "
           f"{t['lut_macs']} in LUTs{requant}")
+    print(f"target clock {r['clock_mhz']:g} MHz: one image every "
+          f"{r['axis']['image_period_cycles']} clocks, "
+          f"{r['inferences_per_second_at_clock']:,.0f} inferences/s if it closes there "
+          "(--implement measures the clock it reaches)")
     print(f"VHDL, report, vectors: {g.out}")
     print(f".coe files:            {g.coe}")
 

@@ -92,3 +92,21 @@ def test_bad_implement_options_are_one_line_before_any_work(tmp_path, args, name
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_report_gives_the_target_clock_and_its_rate(tmp_path):
+    """Issue 14 item 4: report.json and the summary give the target clock (--clock-mhz,
+    default 100) and the inferences per second there: clock / the interval between
+    images, worked out here from the report's own interval."""
+    m = random_float_model([5, 3, 2], 2)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0], W1=m.W[1], b1=m.b[1])
+    for mhz, args in ((100.0, []), (150.0, ["--clock-mhz", "150"])):
+        out = tmp_path / f"d{int(mhz)}"
+        res = run("vhdl_generator.py", tmp_path / "net.npz", "--out", out, *args)
+        assert res.returncode == 0, res.stderr
+        r = json.loads((out / "report.json").read_text())
+        interval = r["axis"]["image_period_cycles"]
+        assert interval == r["latency_cycles"] + 1 == 16
+        assert r["clock_mhz"] == mhz
+        assert r["inferences_per_second_at_clock"] == pytest.approx(mhz * 1e6 / 16)
+        assert f"target clock {mhz:g} MHz" in res.stdout

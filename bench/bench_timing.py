@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""At what clock the designs run: place and route with open tools, three seeds each.
+
+    python bench/bench_timing.py [--seeds 1,2,3] [--only NAME] [--json bench/timing.json]
+                                 [--markdown docs/timing.md]
+
+For each network below (seeded random weights, int8, the generator's defaults, as the
+example networks): implement.py on LFE5U-85F-6BG381C out of context (Yosys synth_ecp5,
+nextpnr-ecp5 with a 100 MHz constraint): Fmax per placement seed and their spread, the
+critical path of the first seed (where it starts and ends in the VHDL, logic and routing
+ns), LUT4 / FF / DP16KD / MULT18X18D, cycles per inference, inferences per second at Fmax,
+and the wall time of each step. A design that cannot be placed (more multipliers than the
+part's 156 MULT18X18D) is recorded with nextpnr's reason. Run it on an idle machine: the
+Fmax figures do not depend on the load, the seconds do (the load is recorded).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import estimate  # noqa: E402
+import examples  # noqa: E402
+import generator  # noqa: E402
+import implement  # noqa: E402
+
+BEGIN = "<!-- BEGIN bench_timing.py -->"
+END = "<!-- END bench_timing.py -->"
+CASES = [("net_5_3_2", [5, 3, 2], 1), ("net_100_13_7_10", [100, 13, 7, 10], 3),
+         ("mnist_1", [784, 1], 11), ("mnist_10", [784, 10], 12),
+         ("mnist_256_10", [784, 256, 10], 13)]
+
+
+def measure(name: str, topology: list[int], seed: int, seeds: list[int], work: Path) -> dict:
+    out = work / name
+    g = generator.generate(examples.random_float_model(topology, seed), out=out, name=name,
+                           vectors=generator.default_vectors(topology[0], 8, 4),
+                           log=lambda *_: None)
+    row = {"name": name, "topology": topology, "cycles": g.report["latency_cycles"],
+           "interval": g.report["axis"]["image_period_cycles"]}
+    t0 = time.perf_counter()
+    try:
+        r = implement.implement(out, seed=seeds, log=lambda line: print("  " + line))
+    except estimate.EstimateError as exc:
+        row.update({"placed": False, "why": str(exc), "seconds": round(time.perf_counter() - t0, 1)})
+        return row
+    fmaxes = [v for v in r["fmax_by_seed"].values() if v is not None]
+    row.update({"placed": True, "fmax_by_seed": r["fmax_by_seed"],
+                "fmax_min": min(fmaxes), "fmax_max": max(fmaxes),
+                "critical_path": r["critical_path"], "used": r["used"],
+                "inferences_per_second_at_fmax": r["inferences_per_second_at_fmax"],
+                "seconds": r["seconds"]})
+    return row
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [f"Measured by `python bench/bench_timing.py` on {meta['machine']}, "
+             f"{meta['part']}, nextpnr-ecp5 out of context, 100 MHz constraint, seeds "
+             f"{meta['seeds']}; load {meta['load_before']} before, {meta['load_after']} after.",
+             "",
+             "| network | cycles | Fmax MHz (seeds) | critical path (seed "
+             f"{meta['seeds'][0]}) | LUT4 | FF | DP16KD | MULT18X18D | inferences/s at Fmax "
+             "| Yosys s | nextpnr s |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        topo = "-".join(map(str, r["topology"]))
+        if not r["placed"]:
+            lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | not placed: "
+                         f"{r['why'][:160]} | | | | | | | | |")
+            continue
+        cp, u, s = r["critical_path"], r["used"], r["seconds"]
+        seeds = " / ".join(f"{v}" for v in r["fmax_by_seed"].values())
+        path = (f"{cp['total_ns']} ns ({cp['logic_ns']} logic): {cp['from_part']} -> "
+                f"{cp['to_part']}") if cp else "-"
+        lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {seeds} | {path} | "
+                     f"{u.get('LUT4', 0)} | {u.get('FF', 0)} | {u.get('DP16KD', 0)} | "
+                     f"{u.get('MULT18X18D', 0)} | {r['inferences_per_second_at_fmax']:,.0f} | "
+                     f"{s.get('yosys')} | {s.get('nextpnr')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=implement.parse_seeds, default=[1, 2, 3])
+    p.add_argument("--only", default=None, help="one network by name")
+    p.add_argument("--json", type=Path, default=ROOT / "bench" / "timing.json")
+    p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "timing.md")
+    args = p.parse_args(argv)
+    meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
+            "part": implement.DEFAULT_ECP5, "seeds": args.seeds,
+            "load_before": round(os.getloadavg()[0], 2)}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bram_mlp_timing_") as tmp:
+        for name, topology, seed in CASES:
+            if args.only and name != args.only:
+                continue
+            print(f"{name} ({'-'.join(map(str, topology))}) ...", flush=True)
+            row = measure(name, topology, seed, args.seeds, Path(tmp))
+            rows.append(row)
+            print(f"{name}: " + (f"Fmax {row['fmax_by_seed']} MHz" if row["placed"]
+                                 else f"not placed: {row['why']}"), flush=True)
+    meta["load_after"] = round(os.getloadavg()[0], 2)
+    args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    text = markdown(rows, meta)
+    print(text)
+    if args.markdown:
+        old = args.markdown.read_text() if args.markdown.exists() else (
+            "# Timing\n\nAt what clock the generated designs run, placed and routed with "
+            f"open tools (implement.py).\n\n{BEGIN}\n{END}\n")
+        a, b = old.index(BEGIN) + len(BEGIN), old.index(END)
+        args.markdown.write_text(old[:a] + "\n" + text + "\n" + old[b:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
