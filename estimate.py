@@ -143,11 +143,24 @@ def without_vivado_attributes(design: Path, work: Path) -> list[Path]:
     return copies
 
 
+# GHDL 2.0's Verilog writer prints a constant wider than 32 bits as a quoted string of
+# 0s and 1s ("000...01"), which Verilog reads as ASCII text: 8 bits per character
+WIDE_CONSTANT_RE = re.compile(r'"([01]{33,})"')
+
+
+def repair_wide_constants(verilog: str) -> tuple[str, int]:
+    """Write GHDL's quoted wide constants as sized binary literals (N'b...): what they
+    mean. Returns the text and how many were repaired."""
+    return WIDE_CONSTANT_RE.subn(lambda m: f"{len(m.group(1))}'b{m.group(1)}", verilog)
+
+
 def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path, log=print) -> str:
+    """The Verilog netlist of `top` as GHDL synthesizes it (the estimate, implement.py and
+    the netlist simulation in the tests all read this one)."""
     files = [str(p.resolve()) for p in without_vivado_attributes(design, work)]
     r = run_tool([ghdl, "--synth", "--std=08", f"--workdir={work}", "--out=verilog",
                   *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work, log)
-    return r.stdout
+    return repair_wide_constants(r.stdout)[0]
 
 
 MEMORY_RE = re.compile(r"^(\s*)reg \[(\d+):0\] (\w+)\[(\d+):0\] ; // memory$", re.M)

@@ -2,10 +2,12 @@
 --
 -- The per-clock datapath works on VHDL integers: GHDL simulates integer arithmetic about
 -- 140 times faster than numeric_std vectors, and synthesis builds the same hardware.
--- slv_to_int converts a std_logic_vector without numeric_std for the same reason.
+-- slv_to_int converts a std_logic_vector without numeric_std for the same reason;
+-- int_to_slv uses numeric_std's conversions (wires in synthesis, no arithmetic).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
 
 package bram_mlp_pkg is
   -- Value of a two's complement (is_signed) or unsigned vector; '0', 'L', 'U', 'X' count as 0.
@@ -42,21 +44,14 @@ package body bram_mlp_pkg is
   end function slv_to_int;
 
   function int_to_slv(value : integer; bits : positive) return std_logic_vector is
-    variable result : std_logic_vector(bits - 1 downto 0);
-    variable rest   : integer := value;
   begin
-    -- floor division by 2 walks through the two's complement bits, negative values too
-    -- (rest mod 2 is 0 or 1 whatever the sign; subtracting it first makes the division
-    -- exact, so -2^31 never steps outside the integer range)
-    for b in 0 to bits - 1 loop
-      if rest mod 2 = 1 then
-        result(b) := '1';
-      else
-        result(b) := '0';
-      end if;
-      rest := (rest - rest mod 2) / 2;
-    end loop;
-    return result;
+    -- two's complement of a negative value, the plain binary of a non-negative one (an
+    -- unsigned code may use the top bit): numeric_std's conversions, which synthesis maps
+    -- to wires (a loop dividing by 2 would become dividers in the netlist)
+    if value < 0 then
+      return std_logic_vector(to_signed(value, bits));
+    end if;
+    return std_logic_vector(to_unsigned(value, bits));
   end function int_to_slv;
 
   function clog2(n : positive) return positive is

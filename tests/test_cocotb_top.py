@@ -71,7 +71,8 @@ def read_result(dut, d: cs.Design) -> list[int]:
     bits = d.report["layers"][-1]["acc_bits"]
     word = dut.logits.value.to_unsigned()
     logits = [cs.to_signed(word >> (j * bits), bits) for j in range(d.n_outputs)]
-    return [dut.class_out.value.to_unsigned()] + logits
+    cls = dut.class_out.value   # a 1-bit port is a scalar in a Verilog netlist
+    return [cls.to_unsigned() if hasattr(cls, "to_unsigned") else int(cls)] + logits
 
 
 def expected(d: cs.Design, X) -> list[list[int]]:
