@@ -148,10 +148,18 @@ def without_vivado_attributes(design: Path, work: Path) -> list[Path]:
 WIDE_CONSTANT_RE = re.compile(r'"([01]{33,})"')
 
 
+# ... and a signed division (VHDL's integer `/`, e.g. the wide accumulators' carry) as an
+# unsigned one: `assign n = a / b; // sdiv`
+SIGNED_DIVISION_RE = re.compile(r"^(\s*assign \w+ = )(\w+) / ([\w']+);(\s*// sdiv)$", re.M)
+
+
 def repair_wide_constants(verilog: str) -> tuple[str, int]:
-    """Write GHDL's quoted wide constants as sized binary literals (N'b...): what they
-    mean. Returns the text and how many were repaired."""
-    return WIDE_CONSTANT_RE.subn(lambda m: f"{len(m.group(1))}'b{m.group(1)}", verilog)
+    """Repair the two things GHDL 2.0's Verilog writer gets wrong: quoted wide constants
+    become sized binary literals (N'b...), and a signed division gets its $signed
+    operands: what the VHDL means. Returns the text and how many were repaired."""
+    verilog, n = WIDE_CONSTANT_RE.subn(lambda m: f"{len(m.group(1))}'b{m.group(1)}", verilog)
+    verilog, k = SIGNED_DIVISION_RE.subn(r"\1$signed(\2) / $signed(\3);\4", verilog)
+    return verilog, n + k
 
 
 def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path, log=print) -> str:

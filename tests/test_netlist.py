@@ -68,6 +68,31 @@ def test_synthesized_netlist_is_bit_exact(key, kind, tmp_path):
         "a cocotb test failed on the netlist (the log above says which)"
 
 
+def wide_design(folder: Path) -> Path:
+    """One layer, 16-bit inputs and weights: a 35-bit accumulator (hi x 2^16 + lo, whose
+    carry is a signed division by 2^16 in the VHDL)."""
+    import generator
+    from examples import random_float_model
+    m = random_float_model([20, 3], 4)
+    m.input_scale = 1 / 65535
+    g = generator.generate(m, out=folder / "wide1", name="wide1",
+                           opts=generator.Options(weight_bits=16, input_bits=16),
+                           log=lambda *_: None)
+    assert g.q.acc_bits(0) > 32
+    return g.out
+
+
+@pytest.mark.parametrize("repair", [True, False])
+def test_wide_accumulator_netlist_needs_the_signed_division(tmp_path, repair):
+    """GHDL writes the wide accumulators' signed division as an unsigned one (`// sdiv`);
+    repaired, the netlist is bit-exact; raw, it is not."""
+    design = wide_design(tmp_path)
+    verilog = netlist(design, "wide1_top", tmp_path / "work", repair=repair)
+    # raw: unsigned `a / b; // sdiv` lines; repaired: none left
+    assert bool(estimate.SIGNED_DIVISION_RE.search(verilog.read_text())) != repair
+    assert run_netlist(design, "wide1_top", "test_cocotb_top", verilog, tmp_path / "sim") == repair
+
+
 def test_netlist_check_fails_without_the_wide_constant_repair(tmp_path):
     """The raw GHDL netlist of 5-3-2 (quoted wide constants) fails the same tests."""
     design = cs.make_design(tmp_path, "odd_5_3_2")
@@ -77,8 +102,10 @@ def test_netlist_check_fails_without_the_wide_constant_repair(tmp_path):
     assert not run_netlist(design, top, "test_cocotb_top", raw, tmp_path / "sim")
 
 
-def test_repair_writes_sized_binary_literals():
+def test_repair_writes_sized_binary_literals_and_signed_divisions():
     text, n = estimate.repair_wide_constants(
-        'assign a = "' + "0" * 34 + '1" << b;\n(* rom_style = "block" *)\n')
-    assert n == 1 and text.startswith("assign a = 35'b" + "0" * 34 + "1 << b;")
-    assert '"block"' in text
+        'assign a = "' + "0" * 34 + '1" << b;\n(* rom_style = "block" *)\n'
+        "  assign n4 = n3 / 32'b10; // sdiv\n  assign n5 = n3 / n2; // udiv\n")
+    assert n == 2 and text.startswith("assign a = 35'b" + "0" * 34 + "1 << b;")
+    assert '"block"' in text and "assign n4 = $signed(n3) / $signed(32'b10); // sdiv" in text
+    assert "assign n5 = n3 / n2; // udiv" in text
