@@ -109,3 +109,15 @@ def test_repair_writes_sized_binary_literals_and_signed_divisions():
     assert n == 2 and text.startswith("assign a = 35'b" + "0" * 34 + "1 << b;")
     assert '"block"' in text and "assign n4 = $signed(n3) / $signed(32'b10); // sdiv" in text
     assert "assign n5 = n3 / n2; // udiv" in text
+
+
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
+def test_every_weights_memory_synthesizes(key, tmp_path):
+    """`ghdl --synth -e <name>_l<k>_weights` (the lab's weights memory, a module users place)
+    stopped with INTERNAL_ERROR netlists-memories.adb:334; every layer's now gives a netlist."""
+    import json
+    design = cs.make_design(tmp_path, key)
+    n_layers = len(json.loads((design / "report.json").read_text())["layers"])
+    for k in range(n_layers):
+        text = netlist(design, f"{key}_l{k}_weights", tmp_path / f"w{k}").read_text()
+        assert f"module {key}_l{k}_weights" in text
