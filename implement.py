@@ -107,7 +107,7 @@ def critical_path(report: dict) -> dict | None:
 
 # instance labels of the generated VHDL (templates/core.vhd.j2, top.vhd.j2) -> words
 PARTS_OF_THE_DESIGN = ((r"i_l(\d+)\b", "layer {0}"), (r"i_argmax\b", "the argmax"),
-                       (r"i_input\b", "the input buffer"), (r"i_core\b", "the core"))
+                       (r"i_input(_buffer)?\b", "the input buffer"), (r"i_core\b", "the core"))
 
 
 def design_part(cell: str) -> str:
@@ -118,7 +118,7 @@ def design_part(cell: str) -> str:
         for pattern, words in PARTS_OF_THE_DESIGN:
             m = re.fullmatch(pattern, label)
             if m:
-                found = words.format(*m.groups())
+                found = words.format(*(g for g in m.groups() if g and g[0].isdigit()))
     return found
 
 

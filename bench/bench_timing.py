@@ -77,8 +77,9 @@ def markdown(rows: list[dict], meta: dict) -> str:
             continue
         cp, u, s = r["critical_path"], r["used"], r["seconds"]
         seeds = " / ".join(f"{v}" for v in r["fmax_by_seed"].values())
-        path = (f"{cp['total_ns']} ns ({cp['logic_ns']} logic): {cp['from_part']} -> "
-                f"{cp['to_part']}") if cp else "-"
+        path = (f"{cp['total_ns']} ns ({cp['logic_ns']} logic): "
+                f"{implement.design_part(cp['from'])} -> "
+                f"{implement.design_part(cp['to'])}") if cp else "-"
         lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {seeds} | {path} | "
                      f"{u.get('LUT4', 0)} | {u.get('FF', 0)} | {u.get('DP16KD', 0)} | "
                      f"{u.get('MULT18X18D', 0)} | {r['inferences_per_second_at_fmax']:,.0f} | "
@@ -92,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="one network by name")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "timing.json")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "timing.md")
+    p.add_argument("--table-only", action="store_true",
+                   help="rewrite the markdown table from the JSON, measuring nothing")
     args = p.parse_args(argv)
+    if args.table_only:
+        data = json.loads(args.json.read_text())
+        write_markdown(args.markdown, markdown(data["rows"], data["meta"]))
+        return 0
     meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
             "part": implement.DEFAULT_ECP5, "seeds": args.seeds,
             "load_before": round(os.getloadavg()[0], 2)}
@@ -110,13 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, meta)
     print(text)
-    if args.markdown:
-        old = args.markdown.read_text() if args.markdown.exists() else (
-            "# Timing\n\nAt what clock the generated designs run, placed and routed with "
-            f"open tools (implement.py).\n\n{BEGIN}\n{END}\n")
-        a, b = old.index(BEGIN) + len(BEGIN), old.index(END)
-        args.markdown.write_text(old[:a] + "\n" + text + "\n" + old[b:])
+    write_markdown(args.markdown, text)
     return 0
+
+
+def write_markdown(path: Path | None, text: str) -> None:
+    """The table between the markers of path (created with a heading if new)."""
+    if not path:
+        return
+    old = path.read_text() if path.exists() else (
+        "# Timing\n\nAt what clock the generated designs run, placed and routed with "
+        f"open tools (implement.py).\n\n{BEGIN}\n{END}\n")
+    a, b = old.index(BEGIN) + len(BEGIN), old.index(END)
+    path.write_text(old[:a] + "\n" + text + "\n" + old[b:])
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ def test_design_part_names_the_vhdl_instance():
     assert implement.design_part("i_core.i_l1.n1270.0.0.DOA1") == "layer 1"
     assert implement.design_part("i_core.i_argmax.n1432_o_TRELLIS_FF_Q.M") == "the argmax"
     assert implement.design_part("i_input.mem") == "the input buffer"
+    assert implement.design_part("i_input_buffer.ram.0.0.DOB0") == "the input buffer"
+    assert implement.design_part("i_core.i_l12.x") == "layer 12"
     assert implement.design_part("n12") == "the top level"
 
 
