@@ -162,13 +162,15 @@ def repair_wide_constants(verilog: str) -> tuple[str, int]:
     return verilog, n + k
 
 
-def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path, log=print) -> str:
+def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path, log=print,
+                    repair: bool = True) -> str:
     """The Verilog netlist of `top` as GHDL synthesizes it (the estimate, implement.py and
-    the netlist simulation in the tests all read this one)."""
+    the netlist simulation in the tests all read this one); repair=False: GHDL's output
+    as it is, without repair_wide_constants."""
     files = [str(p.resolve()) for p in without_vivado_attributes(design, work)]
     r = run_tool([ghdl, "--synth", "--std=08", f"--workdir={work}", "--out=verilog",
                   *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work, log)
-    return repair_wide_constants(r.stdout)[0]
+    return repair_wide_constants(r.stdout)[0] if repair else r.stdout
 
 
 MEMORY_RE = re.compile(r"^(\s*)reg \[(\d+):0\] (\w+)\[(\d+):0\] ; // memory$", re.M)
@@ -354,11 +356,7 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
     if old is not None:
         first = old.get("seconds", {})
         result["seconds"]["synthesis"] = first.get("synthesis", first)
-    try:
-        outfiles.write_file(design / ESTIMATE, json.dumps(result, indent=2) + "\n",
-                            "the estimate")
-    except outfiles.OutputError as exc:
-        raise EstimateError(str(exc)) from None
+    outfiles.write_file(design / ESTIMATE, json.dumps(result, indent=2) + "\n", "the estimate")
     return result
 
 
@@ -420,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         result = estimate(args.design, args.part)
-    except (EstimateError, PartError) as exc:
+    except (EstimateError, PartError, outfiles.OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(table(result))

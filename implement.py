@@ -204,11 +204,8 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = 
         "versions": versions,
         "seconds": {**seconds, "total": round(time.perf_counter() - t0, 1)},
     }
-    try:
-        outfiles.write_file(design / IMPLEMENT, json.dumps(result, indent=2) + "\n",
-                            "the implementation report")
-    except outfiles.OutputError as exc:
-        raise ImplementError(str(exc)) from None
+    outfiles.write_file(design / IMPLEMENT, json.dumps(result, indent=2) + "\n",
+                        "the implementation report")
     return result
 
 
@@ -267,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         result = implement(args.design, args.ecp5_part, args.clock_mhz, args.seed)
-    except estimate.EstimateError as exc:
+    except (estimate.EstimateError, outfiles.OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(table(result))

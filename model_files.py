@@ -7,13 +7,14 @@ Files are always read with allow_pickle=False.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from output_files import name_too_long
 
 
 class InputError(ValueError):
@@ -278,8 +279,7 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         ns, rest = super().parse_known_args(args, namespace)
         for value in vars(ns).values():
             for path in value if isinstance(value, list) else [value]:
-                if isinstance(path, Path) and any(len(os.fsencode(part)) > 255
-                                                  for part in path.parts):
+                if isinstance(path, Path) and name_too_long(path):
                     self.exit(2, f"error: {path}: a name in this path is longer than 255 "
                                  "bytes, more than a file system allows; choose a shorter "
                                  "one\n")

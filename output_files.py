@@ -156,13 +156,20 @@ def check_not_an_input(output: Path, inputs: Iterable[Path | str | None],
 
 
 # --------------------------------------------------------------------------- places
+MAX_NAME_BYTES = 255   # one file or folder name, as file systems allow
+
+
+def name_too_long(path: Path | str) -> bool:
+    """A name in path is longer than a file system allows (it would fail as an OSError)."""
+    return any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in Path(path).parts)
+
+
 def check_writable_place(target: Path, what: str) -> None:
     """target (a file or folder to create or replace) can be made: its nearest existing
     ancestor is a folder we may write in."""
-    for part in Path(target).parts:
-        if len(os.fsencode(part)) > 255:
-            raise OutputError(f"{target}: a name in this path is longer than 255 bytes, more "
-                              "than a file system allows; choose a shorter one")
+    if name_too_long(target):
+        raise OutputError(f"{target}: a name in this path is longer than 255 bytes, more "
+                          "than a file system allows; choose a shorter one")
     parent = Path(target).parent
     while not parent.exists() and not parent.is_symlink():
         if parent == parent.parent:

@@ -30,6 +30,7 @@ import estimate  # noqa: E402
 import examples  # noqa: E402
 import generator  # noqa: E402
 import implement  # noqa: E402
+import output_files  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_timing.py -->"
 END = "<!-- END bench_timing.py -->"
@@ -48,7 +49,7 @@ def measure(name: str, topology: list[int], seed: int, seeds: list[int], work: P
     t0 = time.perf_counter()
     try:
         r = implement.implement(out, seed=seeds, log=lambda line: print("  " + line))
-    except estimate.EstimateError as exc:
+    except (estimate.EstimateError, output_files.OutputError) as exc:
         row.update({"placed": False, "why": str(exc), "seconds": round(time.perf_counter() - t0, 1)})
         return row
     fmaxes = [v for v in r["fmax_by_seed"].values() if v is not None]

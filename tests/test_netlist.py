@@ -30,13 +30,7 @@ def netlist(design: Path, top: str, work: Path, repair: bool = True) -> Path:
     """The Verilog netlist of `top`, as the estimate reads it (or GHDL's raw output)."""
     work.mkdir(parents=True, exist_ok=True)
     verilog = estimate.ghdl_to_verilog(estimate.tool("ghdl"), design, top, work,
-                                       log=lambda *_: None)
-    if not repair:
-        import subprocess
-        files = [str(p.resolve()) for p in estimate.without_vivado_attributes(design, work)]
-        verilog = subprocess.run([estimate.tool("ghdl"), "--synth", "--std=08",
-                                  f"--workdir={work}", "--out=verilog", *files, "-e", top],
-                                 capture_output=True, text=True, check=True).stdout
+                                       log=lambda *_: None, repair=repair)
     path = work / f"{top}.v"
     path.write_text(verilog)
     return path

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_bad_inputs import (GENERATOR, PROJECT, refused, run_generator, run_vunit, small_net,
-                             tree_state)
+from test_bad_inputs import (GENERATOR, PROJECT, project_design,  # noqa: F401 (a fixture)
+                             refused, run_generator, run_vunit, small_net, tree_state)
 
 sys.path.insert(0, str(PROJECT))
 LEDGER = ".bram-mlp-files.json"      # LEDGER (not imported: the tests run
@@ -169,20 +169,6 @@ def test_xunit_report_never_replaces_an_input(good_model, tmp_path):
 
 
 # --------------------------------------------------------------------------- 3: coe/<name>/
-@pytest.fixture
-def project_design(request):
-    """A design name written without --out (hdl/generated/<name>/, coe/<name>/); removed
-    afterwards."""
-    name = "zz_issue23_" + "".join(c if c.isalnum() else "_" for c in
-                                   request.node.name.lower())[-24:].strip("_")
-    name = "_".join(p for p in name.split("_") if p)
-    folders = [PROJECT / "hdl" / "generated" / name, PROJECT / "coe" / name]
-    assert not any(f.exists() for f in folders), folders
-    yield name, folders
-    for f in folders:
-        shutil.rmtree(f, ignore_errors=True)
-
-
 def generate_in_project(model: Path, name: str) -> subprocess.CompletedProcess:
     return run(GENERATOR, model, "--name", name)
 
