@@ -92,9 +92,13 @@ def train(network: str, ds: Dataset, max_iter: int = 60, seed: int = 0,
     return Trained(network, model, train_acc, test_acc, seconds)
 
 
+def data_name(side: int) -> str:
+    """"mnist" for 28x28 images, "digits" for the 8x8 ones: the start of every file name."""
+    return "mnist" if side == 28 else "digits"
+
+
 def model_filename(network: str, ds: Dataset) -> str:
-    data = "mnist" if ds.side == 28 else "digits"
-    return f"{data}_{network.replace('+', '_')}.npz"
+    return f"{data_name(ds.side)}_{network.replace('+', '_')}.npz"
 
 
 def save_model(model: FloatModel, path: Path) -> None:
@@ -113,10 +117,8 @@ def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
     (keys input = pixels / 255 shaped (1, n), label = the digit) and the test-input .coe
     for a Block Memory Generator next to it. Returns the .coe paths."""
     from generator import write_test_input_coe
-    data = "mnist" if ds.side == 28 else "digits"
     written = []
-    for i in range(min(count, len(ds.x_test))):
-        npz = folder / f"{data}_test_{i:04d}.npz"
+    for i, npz in enumerate(sample_npz_paths(ds.side, folder, min(count, len(ds.x_test)))):
         outfiles.write_file(npz, lambda f: np.savez(
             f, input=(ds.x_test[i:i + 1] * INPUT_SCALE).astype(np.float32),
             label=np.int64(ds.y_test[i])), "a sample image")
@@ -124,10 +126,15 @@ def export_samples(ds: Dataset, folder: Path, count: int) -> list[Path]:
     return written
 
 
+def sample_npz_paths(ds_side: int, folder: Path, count: int) -> list[Path]:
+    """The sample images export_samples writes: <data>_test_<i>.npz."""
+    return [folder / f"{data_name(ds_side)}_test_{i:04d}.npz" for i in range(count)]
+
+
 def sample_paths(ds_side: int, folder: Path, count: int) -> list[Path]:
-    """The files export_samples writes (checked before training)."""
-    data = "mnist" if ds_side == 28 else "digits"
-    return [folder / f"{data}_test_{i:04d}.{ext}" for i in range(count) for ext in ("npz", "coe")]
+    """Every file export_samples writes, each .npz with its .coe (checked before training)."""
+    return [p for npz in sample_npz_paths(ds_side, folder, count)
+            for p in (npz, npz.with_suffix(".coe"))]
 
 
 def export_test_split(ds: Dataset, network: str, folder: Path) -> tuple[Path, Path]:
