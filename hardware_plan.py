@@ -8,8 +8,10 @@ To change how a layer is laid out in hardware, start here.
 
 Timing of one layer (see templates/layer.vhd.j2): the layer takes one input per clock;
 an input arrives x_latency clocks after its address (1 from the input buffer / block RAM,
-3 from a hidden layer: select, multiply, round), so a layer of n_in inputs takes
-n_in + x_latency + 1 clocks from start to done, and the argmax one more.
+6 from a hidden layer: select, then the requantizer's 5 stages) and goes through the
+multiply-accumulate pipeline (3 registers: memory output, product, sum), so a layer of
+n_in inputs takes n_in + x_latency + 3 clocks from start to done. The argmax compares one
+logit per clock: N clocks for N outputs (1 for a single output).
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ import quantization_functions as qf
 from fpga_parts import PARTS
 
 FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
-HIDDEN_X_LATENCY = 3        # a hidden layer's activation port: select, multiply, round
-ARGMAX_LATENCY = 1
+REQUANT_LATENCY = 5         # hdl/requantizer.vhd: multiply, add the parts, round, shift, saturate
+HIDDEN_X_LATENCY = 1 + REQUANT_LATENCY  # a hidden layer's activation port: select, requantize
+MAC_STAGES = 3              # layer.vhd.j2: memory output register, product, sum
 M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
 M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits
 # RAMB18E1 shapes (depth, width) for one read port: 16Kx1 .. 1Kx18, and 512x36 for a ROM
@@ -66,9 +69,21 @@ def wide_acc(acc_bits: int) -> bool:
     return acc_bits > qf.NARROW_ACC_BITS
 
 
+def layer_cycles(n_in: int, layer: int) -> int:
+    """Clocks from a layer's start to its done: one input per clock, the inputs' read
+    latency, and the multiply-accumulate pipeline."""
+    return n_in + x_latency(layer) + MAC_STAGES
+
+
+def argmax_latency(n_classes: int) -> int:
+    """Clocks from the argmax's start to its done (hdl/argmax.vhd): one logit per clock."""
+    return n_classes
+
+
 def predicted_latency(q: qf.QuantizedModel) -> int:
     """Clocks from the edge sampling start to the edge sampling done (see the layer VHDL)."""
-    return sum(q.W[l].shape[1] + x_latency(l) + 1 for l in range(q.n_layers)) + ARGMAX_LATENCY
+    return (sum(layer_cycles(q.W[l].shape[1], l) for l in range(q.n_layers))
+            + argmax_latency(q.topology[-1]))
 
 
 def m_axis_bits(q: qf.QuantizedModel) -> int:
@@ -179,7 +194,7 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             layer=l, n_in=n_in, n_out=n_out, hidden=l < q.n_layers - 1,
             input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
             acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
-            cycles=n_in + x_latency(l) + 1, addr_bits=addr_bits(n_in), pack=pack,
+            cycles=layer_cycles(n_in, l), addr_bits=addr_bits(n_in), pack=pack,
             n_roms=n_roms, rom_depth=depth, rom_width=width,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_macs=n_dsp,
             lut_macs=n_out - n_dsp, requant_multipliers=1 if l < q.n_layers - 1 else 0))

@@ -98,13 +98,22 @@ LABS: dict[int, Lab] = {
         number=2, title="A layer of 10 neurons", piece="argmax",
         topology=[784, 10], n_vectors=20,
         stub="""\
-  -- TODO (lab 2): the class of the network, in a clocked process p_argmax:
-  --   on a rising edge of clk: done <= start (and '0' while rst = '1');
-  --   when start = '1': find the index of the largest of the N logits
-  --     logit j is logits((j + 1) * ACC_BITS - 1 downto j * ACC_BITS), two's complement
-  --     (slv_to_int(..., true) from bram_mlp_pkg turns it into an integer);
-  --     on a tie the lowest index wins; with N = 1 the class is 1 when the logit > 0;
-  --   class_out <= int_to_slv(index, CLASS_BITS).
+  -- TODO (lab 2): the class of the network, one logit compared per clock (the signals
+  -- waiting, next_index, best_value, best_index, scanning are declared above).
+  --   N = 1 (a yes/no network): on the clock where start = '1', class_out <= 1 when the
+  --     logit is above 0, else 0, and done <= '1' (latency 1).
+  --   N > 1, in a clocked process:
+  --     when start = '1': best_value <= logit 0, best_index <= 0, copy logits 1 .. N - 1
+  --       into waiting (the next one to compare in the low ACC_BITS bits), next_index <= 1,
+  --       scanning <= '1';
+  --     then on each clock while scanning: compare the logit in waiting's low bits with
+  --       best_value and keep the larger (strictly greater replaces: ties go to the lowest
+  --       index), shift waiting down by ACC_BITS, next_index <= next_index + 1; on the
+  --       clock that compares logit N - 1, class_out <= the index of the winner,
+  --       done <= '1' for one clock, scanning <= '0' (done comes N clocks after start).
+  --   logit j is logits((j + 1) * ACC_BITS - 1 downto j * ACC_BITS), two's complement
+  --   (slv_to_int(..., true) from bram_mlp_pkg turns it into an integer);
+  --   class_out <= int_to_slv(index, CLASS_BITS); done <= '0' while rst = '1'.
   -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
   class_out <= (others => '0');
   done      <= '0';
@@ -112,7 +121,8 @@ LABS: dict[int, Lab] = {
         hints={
             "tb_argmax.test_largest_wins":
                 "compare the logits as signed numbers (slv_to_int(..., true)) and keep the "
-                "index of the largest; done must pulse one clock after start",
+                "index of the largest; done must pulse once, N clocks after start (4 in "
+                "this test: one logit compared per clock)",
             "tb_argmax.test_ties_go_to_the_lowest_index":
                 "replace the best only when a logit is strictly greater (>), not >=",
             "tb_argmax.test_single_output_is_logit_above_zero":
@@ -132,11 +142,16 @@ LABS: dict[int, Lab] = {
         topology=[784, 256, 10], n_vectors=20,
         stub="""\
   -- TODO (lab 3): ReLU and requantization, y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s)
-  -- with r = 2^(s-1) when s > 0 (rounds halves up), else 0; in two clocked stages:
-  --   p_multiply: when en = '1': prod <= max(acc, 0) * m (numeric_std: to_unsigned(acc,
-  --               ACC_BITS) * to_unsigned(m, M_BITS)), shift <= s; and en_d <= en;
-  --   p_round:    when en_d = '1': add r, shift right by shift, saturate at Y_MAX_c,
-  --               y <= the result (y is valid two clocks after en).
+  -- with r = 2^(s-1) when s > 0 (rounds halves up), else 0; a pipeline of five clocked
+  -- stages, one step each, taking a new acc every clock (the signals are declared above;
+  -- valid(k) says stage k + 1 holds a value, shift(k) is s travelling along):
+  --   1. when en = '1': a := max(acc, 0) as unsigned(2 * PART_BITS_c - 1 downto 0);
+  --      prod_lo <= low PART_BITS_c bits of a * m, prod_hi <= high part of a * m
+  --      (to_unsigned(m, M_BITS)); half_1 <= 2^(s-1) (0 when s = 0); shift(1) <= s;
+  --   2. prod <= prod_hi * 2^PART_BITS_c + prod_lo (shift_left, resize);
+  --   3. rounded <= prod + half_2;     4. shifted <= rounded >> shift(3);
+  --   5. y <= shifted, or Y_MAX_c when shifted > Y_MAX_c (saturate: never wrap);
+  --   valid <= valid(2 downto 0) & en on every clock; y is valid 5 clocks after en.
   -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
   y <= (others => '0');
 """,
@@ -150,8 +165,8 @@ LABS: dict[int, Lab] = {
                 "results above 2^ACT_BITS - 1 must give 2^ACT_BITS - 1, never wrap; keep a "
                 "bit more than the product for the rounding add",
             "tb_requantizer.test_random":
-                "random cases from the Python model: check the three tests above first; y "
-                "must be valid exactly two clocks after en",
+                "random cases from the Python model, one per clock: check the three tests "
+                "above first; y must be valid exactly 5 clocks after en",
             "tb_lab3.test_all_vectors":
                 "the whole 784 -> 256 -> 10 network with your requantizer: every logit "
                 "must match the Python model; check the tb_requantizer tests first",

@@ -2,8 +2,13 @@
 --
 -- Ties go to the lowest index. A network with a single output (N = 1) answers a yes/no
 -- question: class_out is 1 when its logit is above 0, else 0.
--- start is a one-cycle pulse while `logits` is valid; class_out is registered and `done`
--- pulses one cycle later (latency 1).
+-- start is a one-cycle pulse while `logits` is valid (they are copied then). The logits
+-- are compared one per clock, as a student would by hand: logit 0 is the best so far,
+-- then logits 1 .. N - 1 pass by one at a time and replace the best when they are strictly
+-- greater. One comparison per clock keeps the logic between registers short (comparing
+-- all logits in one clock is a chain of N - 1 comparisons: too slow for 100 MHz).
+-- class_out is registered with the last comparison; `done` pulses with it, N clocks
+-- after start (the latency is N; 1 for N = 1).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
@@ -28,6 +33,12 @@ entity argmax is
 end entity argmax;
 
 architecture rtl of argmax is
+  -- the logits still to compare, the next one in the low bits (shifted down one logit per clock)
+  signal waiting    : std_logic_vector(N * ACC_BITS - 1 downto 0) := (others => '0');
+  signal next_index : natural range 0 to N - 1 := 0;  -- index of the logit in waiting's low bits
+  signal best_value : integer := 0;               -- the largest logit so far
+  signal best_index : natural range 0 to N - 1 := 0;
+  signal scanning   : std_logic := '0';
 begin
 
   assert ACC_BITS <= 32
@@ -38,40 +49,67 @@ begin
     severity failure;
 
   -- LAB EXERCISE BEGIN (vhdl_generator.py --exercise 2 writes this region as a TODO)
-  p_argmax : process (clk)
-    variable best_value : integer;
-    variable best_index : natural range 0 to N - 1;
-    variable value      : integer;
-  begin
-    if rising_edge(clk) then
-      if rst = '1' then
-        done <= '0';
-      else
+  g_yes_no : if N = 1 generate
+    -- one output neuron: "yes" when its logit is positive (latency 1)
+    p_argmax : process (clk)
+    begin
+      if rising_edge(clk) then
         done <= start;
-      end if;
-      if start = '1' then
-        best_index := 0;
-        best_value := slv_to_int(logits(ACC_BITS - 1 downto 0), true);
-        for j in 1 to N - 1 loop
-          value := slv_to_int(logits((j + 1) * ACC_BITS - 1 downto j * ACC_BITS), true);
-          if value > best_value then  -- strictly greater: the lowest index wins a tie
-            best_value := value;
-            best_index := j;
-          end if;
-        end loop;
-        if N = 1 then
-          -- one output neuron: "yes" when its logit is positive
-          if best_value > 0 then
+        if start = '1' then
+          if slv_to_int(logits, true) > 0 then
             class_out <= int_to_slv(1, CLASS_BITS);
           else
             class_out <= int_to_slv(0, CLASS_BITS);
           end if;
-        else
-          class_out <= int_to_slv(best_index, CLASS_BITS);
+        end if;
+        if rst = '1' then
+          done <= '0';
         end if;
       end if;
-    end if;
-  end process p_argmax;
+    end process p_argmax;
+  end generate g_yes_no;
+
+  g_classes : if N > 1 generate
+    p_argmax : process (clk)
+      variable value : integer;
+    begin
+      if rising_edge(clk) then
+        done <= '0';
+        if start = '1' then
+          -- clock 1: logit 0 is the best so far; logits 1 .. N - 1 wait in line
+          best_value <= slv_to_int(logits(ACC_BITS - 1 downto 0), true);
+          best_index <= 0;
+          waiting    <= (ACC_BITS - 1 downto 0 => '0') & logits(N * ACC_BITS - 1 downto ACC_BITS);
+          next_index <= 1;
+          scanning   <= '1';
+        elsif scanning = '1' then
+          -- clocks 2 .. N: compare logit next_index with the best so far
+          value := slv_to_int(waiting(ACC_BITS - 1 downto 0), true);
+          if value > best_value then  -- strictly greater: the lowest index wins a tie
+            best_value <= value;
+            best_index <= next_index;
+          end if;
+          waiting    <= (ACC_BITS - 1 downto 0 => '0') & waiting(N * ACC_BITS - 1 downto ACC_BITS);
+          if next_index < N - 1 then
+            next_index <= next_index + 1;
+          else
+            -- clock N: the last logit decides between itself and the best so far
+            if value > best_value then
+              class_out <= int_to_slv(next_index, CLASS_BITS);
+            else
+              class_out <= int_to_slv(best_index, CLASS_BITS);
+            end if;
+            done     <= '1';
+            scanning <= '0';
+          end if;
+        end if;
+        if rst = '1' then
+          done     <= '0';
+          scanning <= '0';
+        end if;
+      end if;
+    end process p_argmax;
+  end generate g_classes;
   -- LAB EXERCISE END
 
 end architecture rtl;

@@ -10,6 +10,10 @@ use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
 
 package bram_mlp_pkg is
+  -- Clocks from en to y of the requantizer (and requantizer_wide): multiply, add the parts,
+  -- round, shift, saturate.
+  constant REQUANT_LATENCY_c : positive := 5;
+
   -- Value of a two's complement (is_signed) or unsigned vector; '0', 'L', 'U', 'X' count as 0.
   function slv_to_int(v : std_logic_vector; is_signed : boolean) return integer;
   -- Two's complement / unsigned vector of `bits` bits holding `value` (value must fit).

@@ -1,12 +1,15 @@
 -- requantizer_wide: ReLU and requantization of one hidden-layer accumulator wider than 32
--- bits (33 to 48), the same arithmetic as requantizer:
+-- bits (33 to 48), the same arithmetic and pipeline as requantizer:
 --
 --   y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s),   r = 2^(s-1) if s > 0 else 0
 --
--- A VHDL integer holds 32 bits, so the layer keeps such an accumulator in two parts,
--- acc = acc_hi * 2^16 + acc_lo with 0 <= acc_lo < 2^16, and hands both over. They are put
--- together here with numeric_std: once per neuron per image, not once per clock.
--- Pipeline: two registers; y is valid two clocks after en (and holds until the next).
+-- which rounds acc * m / 2^s half up and saturates. A VHDL integer holds 32 bits, so the
+-- layer keeps such an accumulator in two parts, acc = acc_hi * 2^16 + acc_lo with
+-- 0 <= acc_lo < 2^16, and hands both over; they are put together here with numeric_std.
+-- Pipeline: five registers, one step of the formula each, so that no clock holds more than
+-- one multiply, one add or one shift (timing: the design is meant to run above 125 MHz).
+-- A new acc may enter every clock; y is valid REQUANT_LATENCY_c (5) clocks after en and
+-- holds until the next result.
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
@@ -20,8 +23,8 @@ entity requantizer_wide is
     ACT_BITS : positive := 8    -- width of the unsigned result y
   );
   port (
-    clk    : in  std_logic;
-    en     : in  std_logic;
+    clk : in  std_logic;
+    en  : in  std_logic;
     acc_hi : in  integer;                     -- acc / 2^16, rounded down
     acc_lo : in  natural range 0 to 65535;    -- acc mod 2^16
     m      : in  natural;
@@ -31,54 +34,92 @@ entity requantizer_wide is
 end entity requantizer_wide;
 
 architecture rtl of requantizer_wide is
+  -- max(acc, 0) is split into three 17-bit parts, so that each part times m fits one
+  -- 18 x 18 multiplier (a DSP48E1 or an ECP5 MULT18X18D) with its own register
   constant LO_BITS_c   : positive := 16;
-  constant PROD_BITS_c : positive := ACC_BITS + M_BITS;
-  constant Y_MAX_c     : unsigned(PROD_BITS_c downto 0) := to_unsigned(2 ** ACT_BITS - 1, PROD_BITS_c + 1);
-  signal prod          : unsigned(PROD_BITS_c - 1 downto 0) := (others => '0');
-  signal shift         : natural range 0 to S_MAX := 0;
-  signal en_d          : std_logic := '0';  -- stage 2 works one clock behind stage 1
+  constant PART_BITS_c : positive := 17;
+  constant PART_PROD_c : positive := PART_BITS_c + M_BITS;   -- one part times m
+  constant PROD_BITS_c : positive := 3 * PART_BITS_c + M_BITS;  -- max(acc, 0) * m
+  constant SUM_BITS_c  : positive := PROD_BITS_c + 1;  -- one bit more: the rounding add never wraps
+  constant Y_MAX_c     : unsigned(SUM_BITS_c - 1 downto 0) := to_unsigned(2 ** ACT_BITS - 1, SUM_BITS_c);
+
+  -- valid(k): stage k + 1 holds a result
+  signal valid    : std_logic_vector(3 downto 0) := (others => '0');
+  -- stage 1: the two partial products, and half an LSB of the result (r)
+  signal prod_lo  : unsigned(PART_PROD_c - 1 downto 0) := (others => '0');
+  signal prod_mid : unsigned(PART_PROD_c - 1 downto 0) := (others => '0');
+  signal prod_hi  : unsigned(PART_PROD_c - 1 downto 0) := (others => '0');
+  signal half_1   : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
+  -- stage 2: max(acc, 0) * m
+  signal prod     : unsigned(PROD_BITS_c - 1 downto 0) := (others => '0');
+  signal half_2   : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
+  -- stage 3: + r
+  signal rounded  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
+  -- stage 4: >> s
+  signal shifted  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
+  -- the shift s travelling with its value through stages 1 .. 3
+  type shift_pipe_t is array (1 to 3) of natural range 0 to S_MAX;
+  signal shift    : shift_pipe_t := (others => 0);
 begin
 
   assert ACC_BITS > 32 and ACC_BITS <= 48
     report "requantizer_wide: ACC_BITS must be 33 .. 48 (requantizer takes 32 and less)"
     severity failure;
 
-  -- stage 1: ReLU and multiply
-  p_multiply : process (clk)
+  p_requantize : process (clk)
     variable acc : signed(ACC_BITS - 1 downto 0);
+    variable a   : unsigned(3 * PART_BITS_c - 1 downto 0);
   begin
     if rising_edge(clk) then
+      valid <= valid(2 downto 0) & en;
+
+      -- stage 1: ReLU, then each 17-bit part of max(acc, 0) times m; r = 2^(s-1)
       if en = '1' then
         acc := to_signed(acc_hi, ACC_BITS - LO_BITS_c) & signed(to_unsigned(acc_lo, LO_BITS_c));
         if acc > 0 then
-          prod <= unsigned(acc) * to_unsigned(m, M_BITS);
+          a := resize(unsigned(acc), 3 * PART_BITS_c);
         else
-          prod <= (others => '0');
+          a := (others => '0');
         end if;
-        shift <= s;
+        prod_lo  <= a(PART_BITS_c - 1 downto 0) * to_unsigned(m, M_BITS);
+        prod_mid <= a(2 * PART_BITS_c - 1 downto PART_BITS_c) * to_unsigned(m, M_BITS);
+        prod_hi  <= a(3 * PART_BITS_c - 1 downto 2 * PART_BITS_c) * to_unsigned(m, M_BITS);
+        if s > 0 then
+          half_1 <= shift_left(to_unsigned(1, SUM_BITS_c), s - 1);
+        else
+          half_1 <= (others => '0');
+        end if;
+        shift(1) <= s;
       end if;
-      en_d <= en;
-    end if;
-  end process p_multiply;
 
-  -- stage 2: add half an LSB, shift right, saturate
-  p_round : process (clk)
-    variable sum : unsigned(PROD_BITS_c downto 0);  -- one bit more: the rounding add never wraps
-  begin
-    if rising_edge(clk) then
-      if en_d = '1' then
-        sum := resize(prod, PROD_BITS_c + 1);
-        if shift > 0 then
-          sum := sum + shift_left(to_unsigned(1, PROD_BITS_c + 1), shift - 1);
-        end if;
-        sum := shift_right(sum, shift);
-        if sum > Y_MAX_c then
+      -- stage 2: the parts put together: max(acc, 0) * m
+      if valid(0) = '1' then
+        prod     <= shift_left(resize(prod_hi, PROD_BITS_c), 2 * PART_BITS_c)
+                    + shift_left(resize(prod_mid, PROD_BITS_c), PART_BITS_c) + resize(prod_lo, PROD_BITS_c);
+        half_2   <= half_1;
+        shift(2) <= shift(1);
+      end if;
+
+      -- stage 3: add half an LSB of the result
+      if valid(1) = '1' then
+        rounded  <= resize(prod, SUM_BITS_c) + half_2;
+        shift(3) <= shift(2);
+      end if;
+
+      -- stage 4: shift right by s
+      if valid(2) = '1' then
+        shifted <= shift_right(rounded, shift(3));
+      end if;
+
+      -- stage 5: saturate at 2^ACT_BITS - 1
+      if valid(3) = '1' then
+        if shifted > Y_MAX_c then
           y <= std_logic_vector(Y_MAX_c(ACT_BITS - 1 downto 0));
         else
-          y <= std_logic_vector(sum(ACT_BITS - 1 downto 0));
+          y <= std_logic_vector(shifted(ACT_BITS - 1 downto 0));
         end if;
       end if;
     end if;
-  end process p_round;
+  end process p_requantize;
 
 end architecture rtl;

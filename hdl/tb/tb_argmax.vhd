@@ -49,15 +49,24 @@ begin
     port map (clk => clk, rst => '0', start => start1, logits => logits1, done => done1, class_out => class1);
 
   p_main : process
+    -- the logits are valid with start only (they are changed right after it); done must
+    -- pulse exactly 4 clocks after start (one logit compared per clock), once
     procedure check4(values : int_array_t; expected : natural; what : string) is
     begin
       logits4 <= pack(values);
       start4  <= '1';
       wait until rising_edge(clk);
       start4  <= '0';
+      logits4 <= (others => '1');
+      for k in 1 to 3 loop
+        wait until rising_edge(clk);
+        check_equal(done4, '0', what & ": done " & integer'image(k) & " clocks after start");
+      end loop;
       wait until rising_edge(clk);
-      check_equal(done4, '1', what & ": done one clock after start");
+      check_equal(done4, '1', what & ": done 4 clocks after start");
       check_equal(to_integer(unsigned(class4)), expected, what);
+      wait until rising_edge(clk);
+      check_equal(done4, '0', what & ": done pulses once");
     end procedure check4;
 
     procedure check1(value : integer; expected : natural; what : string) is

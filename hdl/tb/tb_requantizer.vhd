@@ -10,6 +10,9 @@ library vunit_lib;
 context vunit_lib.vunit_context;
 use vunit_lib.integer_array_pkg.all;
 
+library work;
+use work.bram_mlp_pkg.all;
+
 entity tb_requantizer is
   generic (
     runner_cfg   : string;
@@ -37,28 +40,38 @@ begin
   p_main : process
     variable vectors : integer_array_t;
 
-    -- every row of one kind: en for one clock, y is valid two clocks after en
+    -- every row of one kind, one per clock (the requantizer takes a new acc every clock);
+    -- the result of the row given at clock t is valid REQUANT_LATENCY_c clocks later
     procedure check_kind(kind : natural; what : string) is
-      variable n : natural := 0;
+      variable rows : integer_vector(0 to height(vectors) - 1);
+      variable n    : natural := 0;
+      variable v    : natural;
     begin
-      for v in 0 to height(vectors) - 1 loop
-        if get(vectors, 4, v) = kind then
-          acc <= get(vectors, 0, v);
-          m   <= get(vectors, 1, v);
-          s   <= get(vectors, 2, v);
-          en  <= '1';
-          wait until rising_edge(clk);
-          en  <= '0';
-          wait until rising_edge(clk);
-          wait until rising_edge(clk);
-          check_equal(to_integer(unsigned(y)), get(vectors, 3, v),
-                      what & " vector " & integer'image(v) & ": acc=" & integer'image(get(vectors, 0, v)) &
-                      " M=" & integer'image(get(vectors, 1, v)) & " S=" & integer'image(get(vectors, 2, v)));
+      for r in 0 to height(vectors) - 1 loop
+        if get(vectors, 4, r) = kind then
+          rows(n) := r;
           n := n + 1;
         end if;
       end loop;
       check(n > 0, what & ": no vectors of this kind in " & VECTORS_FILE);
-      info("checked " & integer'image(n) & " " & what & " requantizations");
+      for t in 0 to n - 1 + REQUANT_LATENCY_c loop
+        if t < n then
+          acc <= get(vectors, 0, rows(t));
+          m   <= get(vectors, 1, rows(t));
+          s   <= get(vectors, 2, rows(t));
+          en  <= '1';
+        else
+          en  <= '0';
+        end if;
+        wait until rising_edge(clk);
+        if t >= REQUANT_LATENCY_c then
+          v := rows(t - REQUANT_LATENCY_c);
+          check_equal(to_integer(unsigned(y)), get(vectors, 3, v),
+                      what & " vector " & integer'image(v) & ": acc=" & integer'image(get(vectors, 0, v)) &
+                      " M=" & integer'image(get(vectors, 1, v)) & " S=" & integer'image(get(vectors, 2, v)));
+        end if;
+      end loop;
+      info("checked " & integer'image(n) & " " & what & " requantizations, one per clock");
     end procedure check_kind;
   begin
     test_runner_setup(runner, runner_cfg);
