@@ -38,7 +38,7 @@ GHDL_TIMEOUT_S = 600
 YOSYS_TIMEOUT_S = 3600
 # resources reported, in table order; RAMB18 capacity counts a RAMB36 as two RAMB18
 RESOURCES = ("LUT", "FF", "RAMB18", "RAMB36", "DSP48E1", "CARRY4")
-HDL_ORDER = ("bram_mlp_pkg", "requantizer", "requantizer_wide", "argmax", "argmax_wide",
+HDL_ORDER = ("bram_mlp_pkg", "dsp_mult", "requantizer", "requantizer_wide", "argmax", "argmax_wide",
              "input_buffer")
 
 
@@ -162,15 +162,26 @@ def repair_wide_constants(verilog: str) -> tuple[str, int]:
     return verilog, n + k
 
 
+def without_module(verilog: str, name: str) -> str:
+    """The netlist without module `name` (GHDL writes an empty one for a black box)."""
+    return re.sub(rf"^module {re.escape(name)}\b.*?^endmodule\n", "", verilog,
+                  flags=re.M | re.S)
+
+
 def ghdl_to_verilog(ghdl: str, design: Path, top: str, work: Path, log=print,
-                    repair: bool = True) -> str:
+                    repair: bool = True, black_boxes: tuple[str, ...] = ()) -> str:
     """The Verilog netlist of `top` as GHDL synthesizes it (the estimate, implement.py and
     the netlist simulation in the tests all read this one); repair=False: GHDL's output
-    as it is, without repair_wide_constants."""
-    files = [str(p.resolve()) for p in without_vivado_attributes(design, work)]
+    as it is, without repair_wide_constants. black_boxes: entities (instantiated as
+    components) left out, for another module of that name to take their place."""
+    files = [str(p.resolve()) for p in without_vivado_attributes(design, work)
+             if p.stem not in black_boxes]
     r = run_tool([ghdl, "--synth", "--std=08", f"--workdir={work}", "--out=verilog",
                   *files, "-e", top], "ghdl --synth", GHDL_TIMEOUT_S, work, log)
-    return repair_wide_constants(r.stdout)[0] if repair else r.stdout
+    verilog = repair_wide_constants(r.stdout)[0] if repair else r.stdout
+    for name in black_boxes:
+        verilog = without_module(verilog, name)
+    return verilog
 
 
 MEMORY_RE = re.compile(r"^(\s*)reg \[(\d+):0\] (\w+)\[(\d+):0\] ; // memory$", re.M)

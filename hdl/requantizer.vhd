@@ -2,21 +2,28 @@
 --
 --   y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s),   r = 2^(s-1) if s > 0 else 0
 --
--- which rounds acc * m / 2^s half up and saturates. acc * m can exceed 32 bits, so this
--- is done with numeric_std.
--- Pipeline: five registers, one step of the formula each, so that no clock holds more than
--- one multiply, one add or one shift (timing: the design is meant to run above 125 MHz).
--- A new acc may enter every clock; y is valid REQUANT_LATENCY_c (5) clocks after en and
+-- which rounds acc * m / 2^s half up and saturates. acc * m can exceed 32 bits, so the sum
+-- and what follows are done with numeric_std.
+-- Pipeline, one step of the formula per clock, so that no clock holds more than one
+-- multiply, add or shift (the design is meant to run above 125 MHz):
+--   clock 1:     ReLU; max(acc, 0) split into two 16-bit parts
+--   clocks 2-4:  each part times m, in a DSP block with its three registers (dsp_mult)
+--   clock 5:     the parts put together: max(acc, 0) * m
+--   clock 6:     + r          clock 7: >> s          clock 8: saturate
+-- A new acc may enter every clock; y is valid REQUANT_LATENCY_c (8) clocks after en and
 -- holds until the next result.
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
 
+library work;
+use work.bram_mlp_pkg.all;
+
 entity requantizer is
   generic (
     ACC_BITS : positive := 32;  -- accumulator width (two's complement), at most 32
-    M_BITS   : positive := 15;  -- width of the unsigned multiplier m
+    M_BITS   : positive := 15;  -- width of the unsigned multiplier m (at most 15)
     S_MAX    : natural  := 62;  -- largest shift s
     ACT_BITS : positive := 8    -- width of the unsigned result y
   );
@@ -31,80 +38,108 @@ entity requantizer is
 end entity requantizer;
 
 architecture rtl of requantizer is
-  -- max(acc, 0) is split into two 17-bit parts, so that each part times m fits one
-  -- 18 x 18 multiplier (a DSP48E1 or an ECP5 MULT18X18D) with its own register
-  constant PART_BITS_c : positive := 17;
-  constant PART_PROD_c : positive := PART_BITS_c + M_BITS;   -- one part times m
-  constant PROD_BITS_c : positive := 2 * PART_BITS_c + M_BITS;  -- max(acc, 0) * m
+  constant PART_BITS_c : positive := 16;  -- a part times m fits a VHDL integer and an 18 x 18 multiplier
+  constant N_PARTS_c   : positive := 2;   -- max(acc, 0) has at most 31 bits
+  constant PROD_BITS_c : positive := N_PARTS_c * PART_BITS_c + M_BITS;  -- max(acc, 0) * m
   constant SUM_BITS_c  : positive := PROD_BITS_c + 1;  -- one bit more: the rounding add never wraps
   constant Y_MAX_c     : unsigned(SUM_BITS_c - 1 downto 0) := to_unsigned(2 ** ACT_BITS - 1, SUM_BITS_c);
+  constant MULT_c      : positive := 3;   -- clocks of dsp_mult
 
-  -- valid(k): stage k + 1 holds a result
-  signal valid    : std_logic_vector(3 downto 0) := (others => '0');
-  -- stage 1: the two partial products, and half an LSB of the result (r)
-  signal prod_lo  : unsigned(PART_PROD_c - 1 downto 0) := (others => '0');
-  signal prod_hi  : unsigned(PART_PROD_c - 1 downto 0) := (others => '0');
-  signal half_1   : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
-  -- stage 2: max(acc, 0) * m
+  subtype part_t is natural range 0 to 2 ** PART_BITS_c - 1;
+  type part_array_t is array (0 to N_PARTS_c - 1) of part_t;
+  type part_product_array_t is array (0 to N_PARTS_c - 1) of integer;  -- as dsp_mult gives them
+  type half_pipe_t is array (1 to 1 + MULT_c + 1) of unsigned(SUM_BITS_c - 1 downto 0);
+  type shift_pipe_t is array (1 to 1 + MULT_c + 2) of natural range 0 to S_MAX;
+
+  -- valid(k): stage k + 1 holds a value
+  signal valid    : std_logic_vector(REQUANT_LATENCY_c - 2 downto 0) := (others => '0');
+  -- stage 1: the parts of max(acc, 0) and m; r and s travel along with them
+  signal parts    : part_array_t := (others => 0);
+  signal m_r      : natural range 0 to 2 ** M_BITS - 1 := 0;
+  signal half     : half_pipe_t := (others => (others => '0'));  -- r, clocks 1 .. 5
+  signal shift    : shift_pipe_t := (others => 0);                -- s, clocks 1 .. 6
+  -- stage 4: each part times m (the DSP blocks' output registers)
+  signal part_products : part_product_array_t;
+  -- stages 5 .. 7
   signal prod     : unsigned(PROD_BITS_c - 1 downto 0) := (others => '0');
-  signal half_2   : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
-  -- stage 3: + r
   signal rounded  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
-  -- stage 4: >> s
   signal shifted  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
-  -- the shift s travelling with its value through stages 1 .. 3
-  type shift_pipe_t is array (1 to 3) of natural range 0 to S_MAX;
-  signal shift    : shift_pipe_t := (others => 0);
 begin
 
-  assert ACC_BITS <= 32
-    report "requantizer: ACC_BITS must be at most 32 (requantizer_wide takes wider ones)"
+  assert ACC_BITS <= 32 and M_BITS <= 15
+    report "requantizer: ACC_BITS must be at most 32 (requantizer_wide takes wider ones), M_BITS at most 15"
     severity failure;
+
+  -- Clocks 2 .. 4: each part of max(acc, 0) times m, in a DSP block.
+  g_parts : for k in 0 to N_PARTS_c - 1 generate
+    i_mult : dsp_mult
+      generic map (
+        A_BITS => PART_BITS_c + 1,  -- a part as a non-negative two's complement number
+        B_BITS => M_BITS
+      )
+      port map (
+        clk => clk,
+        a   => parts(k),
+        b   => m_r,
+        p   => part_products(k)
+      );
+  end generate g_parts;
 
   -- LAB EXERCISE BEGIN (vhdl_generator.py --exercise 3 writes this region as a TODO)
   p_requantize : process (clk)
-    variable a : unsigned(2 * PART_BITS_c - 1 downto 0);
+    variable a : unsigned(N_PARTS_c * PART_BITS_c - 1 downto 0);
+    variable p : unsigned(PROD_BITS_c - 1 downto 0);
   begin
     if rising_edge(clk) then
-      valid <= valid(2 downto 0) & en;
+      valid <= valid(valid'high - 1 downto 0) & en;
 
-      -- stage 1: ReLU, then each 17-bit part of max(acc, 0) times m; r = 2^(s-1)
+      -- clock 1: ReLU, then max(acc, 0) in 16-bit parts for the multipliers; r = 2^(s-1)
       if en = '1' then
         if acc > 0 then
-          a := to_unsigned(acc, 2 * PART_BITS_c);
+          a := to_unsigned(acc, N_PARTS_c * PART_BITS_c);
         else
           a := (others => '0');
         end if;
-        prod_lo <= a(PART_BITS_c - 1 downto 0) * to_unsigned(m, M_BITS);
-        prod_hi <= a(2 * PART_BITS_c - 1 downto PART_BITS_c) * to_unsigned(m, M_BITS);
+        for k in 0 to N_PARTS_c - 1 loop
+          parts(k) <= to_integer(a((k + 1) * PART_BITS_c - 1 downto k * PART_BITS_c));
+        end loop;
+        m_r <= m;
         if s > 0 then
-          half_1 <= shift_left(to_unsigned(1, SUM_BITS_c), s - 1);
+          half(1) <= shift_left(to_unsigned(1, SUM_BITS_c), s - 1);
         else
-          half_1 <= (others => '0');
+          half(1) <= (others => '0');
         end if;
         shift(1) <= s;
       end if;
+      -- r and s wait while the DSP blocks multiply (clocks 2 .. 4)
+      for k in 2 to half'high loop
+        half(k) <= half(k - 1);
+      end loop;
+      for k in 2 to shift'high loop
+        shift(k) <= shift(k - 1);
+      end loop;
 
-      -- stage 2: the parts put together: max(acc, 0) * m
-      if valid(0) = '1' then
-        prod     <= shift_left(resize(prod_hi, PROD_BITS_c), PART_BITS_c) + resize(prod_lo, PROD_BITS_c);
-        half_2   <= half_1;
-        shift(2) <= shift(1);
-      end if;
-
-      -- stage 3: add half an LSB of the result
-      if valid(1) = '1' then
-        rounded  <= resize(prod, SUM_BITS_c) + half_2;
-        shift(3) <= shift(2);
-      end if;
-
-      -- stage 4: shift right by s
-      if valid(2) = '1' then
-        shifted <= shift_right(rounded, shift(3));
-      end if;
-
-      -- stage 5: saturate at 2^ACT_BITS - 1
+      -- clock 5: the parts put together: max(acc, 0) * m
       if valid(3) = '1' then
+        p := (others => '0');
+        for k in 0 to N_PARTS_c - 1 loop
+          p := p + shift_left(to_unsigned(part_products(k), PROD_BITS_c), k * PART_BITS_c);
+        end loop;
+        prod <= p;
+      end if;
+
+      -- clock 6: add half an LSB of the result
+      if valid(4) = '1' then
+        rounded <= resize(prod, SUM_BITS_c) + half(5);
+      end if;
+
+      -- clock 7: shift right by s
+      if valid(5) = '1' then
+        shifted <= shift_right(rounded, shift(6));
+      end if;
+
+      -- clock 8: saturate at 2^ACT_BITS - 1
+      if valid(6) = '1' then
         if shifted > Y_MAX_c then
           y <= std_logic_vector(Y_MAX_c(ACT_BITS - 1 downto 0));
         else

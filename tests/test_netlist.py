@@ -147,3 +147,80 @@ def test_yosys_check_can_fail(tmp_path):
                           "flatten; check -assert"], capture_output=True, text=True,
                          timeout=600, cwd=tmp_path)
     assert res.returncode != 0 and "problems" in (res.stdout + res.stderr)
+
+
+def mult18x18d_model(pipeline_register: bool = True) -> str:
+    """A behavioural MULT18X18D for Icarus, written from Lattice's ECP5 sysDSP usage guide
+    (FPGA-TN-02205) for the pins and parameters hdl/ecp5/dsp_mult.v uses: A and B (18 bits,
+    two's complement when SIGNEDA/SIGNEDB), registered on CLK0 (CE0, synchronous RST0) where
+    REG_INPUTA_CLK / REG_INPUTB_CLK / REG_PIPELINE_CLK / REG_OUTPUT_CLK say "CLK0"; P = A * B
+    (36 bits). Yosys ships only a black box of it. pipeline_register=False: a wrong model
+    that ignores the pipeline register (the check below must then fail)."""
+    a = ", ".join(f"input A{i}" for i in range(18))
+    b = ", ".join(f"input B{i}" for i in range(18))
+    p = ", ".join(f"output P{i}" for i in range(36))
+    a_bus = ", ".join(f"A{i}" for i in reversed(range(18)))
+    b_bus = ", ".join(f"B{i}" for i in reversed(range(18)))
+    p_bits = "\n".join(f"  assign P{i} = p_out[{i}];" for i in range(36))
+    pipe = 'REG_PIPELINE_CLK == "CLK0"' if pipeline_register else "0"
+    return f"""
+module MULT18X18D #(
+  parameter REG_INPUTA_CLK = "NONE", parameter REG_INPUTB_CLK = "NONE",
+  parameter REG_INPUTC_CLK = "NONE", parameter REG_PIPELINE_CLK = "NONE",
+  parameter REG_OUTPUT_CLK = "NONE", parameter GSR = "ENABLED", parameter RESETMODE = "SYNC"
+) ({a}, {b}, input SIGNEDA, input SIGNEDB, input CLK0, input CE0, input RST0, {p});
+  wire [17:0] a_in = {{{a_bus}}};
+  wire [17:0] b_in = {{{b_bus}}};
+  reg [17:0] a_r = 0, b_r = 0;
+  reg [35:0] m_r = 0, p_r = 0;
+  wire [17:0] a_v = REG_INPUTA_CLK == "CLK0" ? a_r : a_in;
+  wire [17:0] b_v = REG_INPUTB_CLK == "CLK0" ? b_r : b_in;
+  wire signed [36:0] a_s = SIGNEDA ? {{{{19{{a_v[17]}}}}, a_v}} : {{19'b0, a_v}};
+  wire signed [36:0] b_s = SIGNEDB ? {{{{19{{b_v[17]}}}}, b_v}} : {{19'b0, b_v}};
+  wire [35:0] m = a_s * b_s;
+  wire [35:0] m_v = {pipe} ? m_r : m;
+  wire [35:0] p_out = REG_OUTPUT_CLK == "CLK0" ? p_r : m_v;
+  always @(posedge CLK0) begin
+    if (RST0) begin a_r <= 0; b_r <= 0; m_r <= 0; p_r <= 0; end
+    else if (CE0) begin a_r <= a_in; b_r <= b_in; m_r <= m; p_r <= m_v; end
+  end
+{p_bits}
+endmodule
+"""
+
+
+def ecp5_netlist(design: Path, top: str, work: Path, model: str) -> Path:
+    """The netlist implement.py places and routes: dsp_mult a black box, replaced by
+    hdl/ecp5/dsp_mult.v (a MULT18X18D with its registers); plus a model of MULT18X18D."""
+    import implement
+    work.mkdir(parents=True, exist_ok=True)
+    verilog = estimate.ghdl_to_verilog(estimate.tool("ghdl"), design, top, work,
+                                       log=lambda *_: None,
+                                       black_boxes=tuple(implement.ECP5_MODULES))
+    assert "module dsp_mult" not in verilog and "dsp_mult #(" in verilog
+    verilog += "".join(p.read_text() for p in implement.ECP5_MODULES.values()) + model
+    path = work / f"{top}_ecp5.v"
+    path.write_text(verilog)
+    return path
+
+
+@pytest.mark.parametrize("key", ["odd_5_3_2", "odd_100_13_7_10"])
+def test_ecp5_multipliers_are_bit_exact(key, tmp_path):
+    """The ECP5 form of dsp_mult (MULT18X18D, hdl/ecp5/dsp_mult.v), in the netlist
+    implement.py uses, runs the cocotb tests of `<name>_top` bit-exact and cycle-exact,
+    with a model of the primitive (mult18x18d_model): the wrapper's sign and zero
+    extension, bit order and three registers agree with the VHDL dsp_mult."""
+    design = cs.make_design(tmp_path, key)
+    top = f"{key}_top"
+    verilog = ecp5_netlist(design, top, tmp_path / "work", mult18x18d_model())
+    assert run_netlist(design, top, "test_cocotb_top", verilog, tmp_path / "sim")
+
+
+def test_ecp5_multiplier_check_can_fail(tmp_path):
+    """A primitive with one register fewer than dsp_mult.v asks for (the pipeline register
+    ignored) makes the same check fail: the results come a clock early."""
+    design = cs.make_design(tmp_path, "odd_5_3_2")
+    verilog = ecp5_netlist(design, "odd_5_3_2_top", tmp_path / "work",
+                           mult18x18d_model(pipeline_register=False))
+    assert not run_netlist(design, "odd_5_3_2_top", "test_cocotb_top", verilog,
+                           tmp_path / "sim")
