@@ -295,15 +295,23 @@ def earlier_synthesis(design: Path, digest: str) -> dict | None:
     return old
 
 
-def estimate(design: Path, part: str = DEFAULT_PART, log=print) -> dict:
+TOPS = {"top": "the top level <name>_top (input buffer + core)",
+        "axis": "the AXI4-Stream wrapper <name>_axis (two-image input buffer, core, result "
+                "slots)"}
+
+
+def estimate(design: Path, part: str = DEFAULT_PART, log=print, which: str = "top") -> dict:
     """Synthesize DIR's design with GHDL + Yosys, write DIR/estimate.json, return it.
+    which: "top" (<name>_top) or "axis" (<name>_axis, the wrapper a DMA feeds).
     When DIR/estimate.json holds the synthesis of the same sources (another --part), its
     cells are judged against the new part without synthesizing again."""
     part = check_part(part)
+    if which not in TOPS:
+        raise EstimateError(f"--top must be one of {', '.join(TOPS)}, not '{which}'")
     design = Path(design)
     report = read_report(design)
     check_estimate_path(design)
-    top = report["top"]
+    top = report["top"] if which == "top" else report["axis"]["entity"]
     if report.get("part") not in (None, part):
         log(f"warning: {design} was generated for {report['part']} (its DSP budget, "
             f"{report.get('dsp_budget')} multiply-accumulates in DSP blocks, was chosen for "
@@ -394,7 +402,7 @@ def yosys_version(log_text: str) -> str:
 def table(result: dict) -> str:
     """The estimate as a small text table."""
     cap, used = result["capacity"], result["used"]
-    rows = [f"estimate of {result['design']} ({'-'.join(map(str, result['topology']))}) "
+    rows = [f"estimate of {result['top']} ({'-'.join(map(str, result['topology']))}) "
             f"on {result['part']}: {'fits' if result['fits'] else 'DOES NOT FIT'}",
             f"{'resource':<18} {'used':>8} {'available':>10} {'share':>7}"]
     for key, label in (("LUT", "LUT"), ("FF", "FF"), ("RAMB18", "RAMB18-equivalent"),
@@ -426,9 +434,12 @@ def main(argv: list[str] | None = None) -> int:
                     "(GHDL synthesis + Yosys synth_xilinx); writes DIR/estimate.json.")
     p.add_argument("design", type=Path, metavar="DIR", help="the generator's --out folder")
     add_estimate_options(p)
+    p.add_argument("--top", choices=list(TOPS), default="top",
+                   help="which top level to estimate: " + "; ".join(
+                       f"{k}: {v}" for k, v in TOPS.items()) + " (default top)")
     args = p.parse_args(argv)
     try:
-        result = estimate(args.design, args.part)
+        result = estimate(args.design, args.part, which=args.top)
     except (EstimateError, PartError, outfiles.OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

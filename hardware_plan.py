@@ -81,6 +81,12 @@ def argmax_latency(n_classes: int) -> int:
     return n_classes
 
 
+def requant_multipliers(hidden: bool, wide: bool) -> int:
+    """DSP multipliers of a layer's requantizer: one per 16-bit part of max(acc, 0)
+    (hdl/requantizer.vhd: 2 parts of a 32-bit accumulator, requantizer_wide: 3)."""
+    return (3 if wide else 2) if hidden else 0
+
+
 def predicted_latency(q: qf.QuantizedModel) -> int:
     """Clocks from the edge sampling start to the edge sampling done (see the layer VHDL)."""
     return (sum(layer_cycles(q.W[l].shape[1], l) for l in range(q.n_layers))
@@ -115,7 +121,7 @@ class LayerPlan:
     ramb18: int              # RAMB18-equivalents of all its ROMs
     dsp_macs: int            # neurons 0 .. dsp_macs-1 multiply in DSP blocks
     lut_macs: int            # the rest, in LUT multipliers
-    requant_multipliers: int  # 1 for a hidden layer (its requantizer), else 0
+    requant_multipliers: int  # a hidden layer's requantizer: 2 DSP multipliers (3 if wide), else 0
 
     @property
     def used_words(self) -> int:
@@ -198,7 +204,8 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             cycles=layer_cycles(n_in, l), addr_bits=addr_bits(n_in), pack=pack,
             n_roms=n_roms, rom_depth=depth, rom_width=width,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_macs=n_dsp,
-            lut_macs=n_out - n_dsp, requant_multipliers=1 if l < q.n_layers - 1 else 0))
+            lut_macs=n_out - n_dsp,
+            requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))))
     plan = DesignPlan(
         layers=layers, part=part, dsp_budget=dsp_budget,
         neurons_per_rom=neurons_per_rom_asked, input_bits=q.input_bits,

@@ -63,16 +63,11 @@ def check_ecp5_part(part: str) -> str:
 
 
 def mult18_needed(report: dict) -> int:
-    """MULT18X18D blocks the design takes on an ECP5: one per multiply-accumulate in a DSP
-    block (weights and inputs of up to 18 bits) and per 17-bit part of each hidden layer's
-    requantizer (hdl/requantizer.vhd: 2 parts, requantizer_wide: 3); the LUT multipliers
-    stay in LUTs (yosys_ecp5_script)."""
-    total = 0
-    for layer in report["layers"]:
-        total += layer["dsp_macs"]
-        if layer["hidden"]:
-            total += 3 if layer["acc_bits"] > 32 else 2
-    return total
+    """MULT18X18D blocks the design takes on an ECP5: one per DSP multiplier of the plan
+    (report.json: the multiply-accumulates in DSP blocks and the requantizers' multipliers,
+    weights and inputs of up to 18 bits); the LUT multipliers stay in LUTs
+    (yosys_ecp5_script)."""
+    return sum(x["dsp_macs"] + x["requant_multipliers"] for x in report["layers"])
 
 
 def check_multipliers_fit(report: dict, part: str) -> None:

@@ -126,7 +126,9 @@ def print_summary(g: Generated) -> None:
     r = g.report
     t = r["totals"]
     n_requant = sum(x["requant_multipliers"] for x in r["layers"])
-    requant = (f", {plural(n_requant, 'requantizer')} (one per hidden layer)"
+    n_hidden = sum(1 for x in r["layers"] if x["hidden"])
+    requant = (f", and {n_requant} in the "
+               f"{'requantizer' if n_hidden == 1 else f'{n_hidden} requantizers'}"
                if n_requant else "")
     print(f"{g.name}: {' -> '.join(map(str, r['topology']))}, {r['weight_bits']}-bit weights, "
           f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "

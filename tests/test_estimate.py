@@ -271,3 +271,23 @@ def test_long_tool_runs_say_they_are_running(monkeypatch, tmp_path):
                           "sleeper", 60, tmp_path, said.append)
     assert r.stdout.strip() == "ok"
     assert len(said) >= 3 and all(x.startswith("estimate: sleeper still running") for x in said)
+
+
+@needs_tools
+def test_estimate_of_the_axis_wrapper(model_file, estimates, tmp_path):
+    """estimate.py --top axis synthesizes <name>_axis, the wrapper a DMA feeds: the same
+    weights ROMs and DSP blocks as <name>_top (worked out as above: 3 + 2 ROMs, DSP budget
+    3 + the hidden layer's requantizer), more flip-flops (its result slots and handshakes)."""
+    out = tmp_path / "d"
+    res = run([sys.executable, "vhdl_generator.py", str(model_file), "--out", str(out),
+               "--neurons-per-rom", "2", "--dsp-budget", "3"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = run([sys.executable, "estimate.py", str(out), "--top", "axis"])
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    data = json.loads((out / "estimate.json").read_text())
+    top = json.loads((estimates[3][1] / "estimate.json").read_text())
+    assert data["top"] == "small_axis" and top["top"] == "small_top"
+    assert "estimate of small_axis (20-6-3) on xc7z020: fits" in res.stdout
+    assert data["weights_roms_marked_block"] == top["weights_roms_marked_block"] == 5
+    assert data["DSP48E1"] == top["DSP48E1"]
+    assert data["FF"] > top["FF"]

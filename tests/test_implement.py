@@ -112,3 +112,20 @@ def test_report_gives_the_target_clock_and_its_rate(tmp_path):
         assert r["clock_mhz"] == mhz
         assert r["inferences_per_second_at_clock"] == pytest.approx(mhz * 1e6 / 31)
         assert f"target clock {mhz:g} MHz" in res.stdout
+
+
+def test_more_dsp_multipliers_than_the_part_has_is_refused_before_synthesis(tmp_path):
+    """5 -> 160 -> 2 with every multiply-accumulate in a DSP block: 160 + 2 MACs + 2 for the
+    requantizer (two 16-bit parts) = 164 MULT18X18D, and the LFE5U-85F has 156; implement.py
+    says so at once (nextpnr failed after minutes) and names the budget that fits: 156 - 2."""
+    m = random_float_model([5, 160, 2], 3)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0], W1=m.W[1], b1=m.b[1])
+    out = tmp_path / "d"
+    res = run("vhdl_generator.py", tmp_path / "net.npz", "--out", out, "--dsp-budget", "200")
+    assert res.returncode == 0, res.stderr
+    res = run("implement.py", out)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: net needs 164 MULT18X18D, LFE5U-85F-6BG381C has 156: regenerate it with "
+        "--dsp-budget 154 (the other multiply-accumulates then use LUT multipliers)"]
+    assert not (out / "implement.json").exists()
