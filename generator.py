@@ -33,7 +33,7 @@ TEMPLATE_DIR = PROJECT_DIR / "templates"
 HDL_DIR = PROJECT_DIR / "hdl"
 # hand-written synthesizable files every generated design needs (copied into --out)
 HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.vhd",
-             "dsp_mult.vhd")
+             "dsp_mults.vhd")
 # and, only in a design whose accumulators need more than 32 bits, their wide forms
 HDL_WIDE_FILES = ("argmax_wide.vhd", "requantizer_wide.vhd")
 N_INPUT_COE = 10            # test-input .coe files written (the first vectors)

@@ -45,7 +45,7 @@ ECP5_PARTS = {
                           "LUT4": 24288, "FF": 24288, "DP16KD": 56, "MULT18X18D": 28},
 }
 # entities built from ECP5 primitives for place and route (the VHDL elsewhere): name -> file
-ECP5_MODULES = {"dsp_mult": Path(__file__).resolve().parent / "hdl" / "ecp5" / "dsp_mult.v"}
+ECP5_MODULES = {"dsp_mults": Path(__file__).resolve().parent / "hdl" / "ecp5" / "dsp_mults.v"}
 # nextpnr's bel types -> the names a reader knows
 BEL_NAMES = {"TRELLIS_COMB": "LUT4", "TRELLIS_FF": "FF", "DP16KD": "DP16KD",
              "MULT18X18D": "MULT18X18D"}
@@ -88,7 +88,7 @@ def yosys_ecp5_script(top: str) -> str:
     MULT18X18D (use_dsp "no" is Xilinx's attribute), so they are hidden from its DSP
     mapping under another cell type and given back before the gate mapping. Its last step
     ("check") is written out here without its `hierarchy` pass, which would rebuild the
-    flattened top from the Verilog text once the MULT18X18D of hdl/ecp5/dsp_mult.v is
+    flattened top from the Verilog text once the MULT18X18D of hdl/ecp5/dsp_mults.v is
     known (and then miss the modules flattened into it)."""
     synth = f"synth_ecp5 -top {top}"
     return "\n".join([

@@ -148,7 +148,7 @@ LABS: dict[int, Lab] = {
   --   clock 1 (en = '1'): a := max(acc, 0) as unsigned(2 * PART_BITS_c - 1 downto 0);
   --     parts(k) <= its 16-bit part k (to_integer); m_r <= m; half(1) <= 2^(s-1) (0 when
   --     s = 0); shift(1) <= s.
-  --   clocks 2 .. 4: the dsp_mult instances above multiply: part_products(k) = parts(k) * m_r;
+  --   clocks 2 .. 4: dsp_mults (above) multiplies: part_products(k) = parts(k) * m_r;
   --     meanwhile half(k) <= half(k - 1) and shift(k) <= shift(k - 1) carry r and s along.
   --   clock 5 (valid(3)): prod <= part_products(1) * 2^16 + part_products(0) (unsigned);
   --   clock 6 (valid(4)): rounded <= prod + half(5);

@@ -14,21 +14,26 @@ package bram_mlp_pkg is
   -- DSP block's registers), add the parts, round, shift, saturate.
   constant REQUANT_LATENCY_c : positive := 8;
 
-  -- A multiplier in a DSP block with its input, pipeline and output registers: p = a * b
-  -- three clocks later (hdl/dsp_mult.vhd). Instantiated as a component, so that place and
-  -- route for an ECP5 part can put a MULT18X18D in its place (implement.py).
-  component dsp_mult is
+  type int_vector_t is array (natural range <>) of integer;
+
+  -- N multipliers in DSP blocks with their input, pipeline and output registers:
+  -- p(k) = a(k) * b three enabled clocks later (hdl/dsp_mults.vhd). Instantiated as a
+  -- component, so that place and route for an ECP5 part can put MULT18X18D blocks in its
+  -- place (implement.py, hdl/ecp5/dsp_mults.v).
+  component dsp_mults is
     generic (
-      A_BITS : positive;  -- a: two's complement, at most 18 bits
-      B_BITS : positive   -- b: unsigned, at most 17 bits
+      N      : positive;  -- multipliers
+      A_BITS : positive;  -- a(k): two's complement, at most 18 bits
+      B_BITS : positive   -- b: unsigned, at most 17 bits; A_BITS + B_BITS at most 32
     );
     port (
       clk : in  std_logic;
-      a   : in  integer range -2 ** (A_BITS - 1) to 2 ** (A_BITS - 1) - 1;
-      b   : in  natural range 0 to 2 ** B_BITS - 1;
-      p   : out integer := 0  -- a * b (32 bits in a netlist)
+      en  : in  std_logic;  -- clock enable of every register
+      a   : in  int_vector_t(0 to N - 1);
+      b   : in  natural;
+      p   : out int_vector_t(0 to N - 1)
     );
-  end component dsp_mult;
+  end component dsp_mults;
 
   -- Value of a two's complement (is_signed) or unsigned vector; '0', 'L', 'U', 'X' count as 0.
   function slv_to_int(v : std_logic_vector; is_signed : boolean) return integer;

@@ -7,7 +7,7 @@
 -- Pipeline, one step of the formula per clock, so that no clock holds more than one
 -- multiply, add or shift (the design is meant to run above 125 MHz):
 --   clock 1:     ReLU; max(acc, 0) split into two 16-bit parts
---   clocks 2-4:  each part times m, in a DSP block with its three registers (dsp_mult)
+--   clocks 2-4:  each part times m, in a DSP block with its three registers (dsp_mults)
 --   clock 5:     the parts put together: max(acc, 0) * m
 --   clock 6:     + r          clock 7: >> s          clock 8: saturate
 -- A new acc may enter every clock; y is valid REQUANT_LATENCY_c (8) clocks after en and
@@ -43,23 +43,20 @@ architecture rtl of requantizer is
   constant PROD_BITS_c : positive := N_PARTS_c * PART_BITS_c + M_BITS;  -- max(acc, 0) * m
   constant SUM_BITS_c  : positive := PROD_BITS_c + 1;  -- one bit more: the rounding add never wraps
   constant Y_MAX_c     : unsigned(SUM_BITS_c - 1 downto 0) := to_unsigned(2 ** ACT_BITS - 1, SUM_BITS_c);
-  constant MULT_c      : positive := 3;   -- clocks of dsp_mult
+  constant MULT_c      : positive := 3;   -- clocks of dsp_mults
 
-  subtype part_t is natural range 0 to 2 ** PART_BITS_c - 1;
-  type part_array_t is array (0 to N_PARTS_c - 1) of part_t;
-  type part_product_array_t is array (0 to N_PARTS_c - 1) of integer;  -- as dsp_mult gives them
   type half_pipe_t is array (1 to 1 + MULT_c + 1) of unsigned(SUM_BITS_c - 1 downto 0);
   type shift_pipe_t is array (1 to 1 + MULT_c + 2) of natural range 0 to S_MAX;
 
   -- valid(k): stage k + 1 holds a value
   signal valid    : std_logic_vector(REQUANT_LATENCY_c - 2 downto 0) := (others => '0');
   -- stage 1: the parts of max(acc, 0) and m; r and s travel along with them
-  signal parts    : part_array_t := (others => 0);
+  signal parts    : int_vector_t(0 to N_PARTS_c - 1) := (others => 0);  -- 0 .. 2^16 - 1 each
   signal m_r      : natural range 0 to 2 ** M_BITS - 1 := 0;
   signal half     : half_pipe_t := (others => (others => '0'));  -- r, clocks 1 .. 5
   signal shift    : shift_pipe_t := (others => 0);                -- s, clocks 1 .. 6
   -- stage 4: each part times m (the DSP blocks' output registers)
-  signal part_products : part_product_array_t;
+  signal part_products : int_vector_t(0 to N_PARTS_c - 1);
   -- stages 5 .. 7
   signal prod     : unsigned(PROD_BITS_c - 1 downto 0) := (others => '0');
   signal rounded  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
@@ -71,19 +68,19 @@ begin
     severity failure;
 
   -- Clocks 2 .. 4: each part of max(acc, 0) times m, in a DSP block.
-  g_parts : for k in 0 to N_PARTS_c - 1 generate
-    i_mult : dsp_mult
-      generic map (
-        A_BITS => PART_BITS_c + 1,  -- a part as a non-negative two's complement number
-        B_BITS => M_BITS
-      )
-      port map (
-        clk => clk,
-        a   => parts(k),
-        b   => m_r,
-        p   => part_products(k)
-      );
-  end generate g_parts;
+  i_mults : dsp_mults
+    generic map (
+      N      => N_PARTS_c,
+      A_BITS => PART_BITS_c + 1,  -- a part as a non-negative two's complement number
+      B_BITS => M_BITS
+    )
+    port map (
+      clk => clk,
+      en  => '1',
+      a   => parts,
+      b   => m_r,
+      p   => part_products
+    );
 
   -- LAB EXERCISE BEGIN (vhdl_generator.py --exercise 3 writes this region as a TODO)
   p_requantize : process (clk)

@@ -151,7 +151,7 @@ def test_yosys_check_can_fail(tmp_path):
 
 def mult18x18d_model(pipeline_register: bool = True) -> str:
     """A behavioural MULT18X18D for Icarus, written from Lattice's ECP5 sysDSP usage guide
-    (FPGA-TN-02205) for the pins and parameters hdl/ecp5/dsp_mult.v uses: A and B (18 bits,
+    (FPGA-TN-02205) for the pins and parameters hdl/ecp5/dsp_mults.v uses: A and B (18 bits,
     two's complement when SIGNEDA/SIGNEDB), registered on CLK0 (CE0, synchronous RST0) where
     REG_INPUTA_CLK / REG_INPUTB_CLK / REG_PIPELINE_CLK / REG_OUTPUT_CLK say "CLK0"; P = A * B
     (36 bits). Yosys ships only a black box of it. pipeline_register=False: a wrong model
@@ -190,14 +190,15 @@ endmodule
 
 
 def ecp5_netlist(design: Path, top: str, work: Path, model: str) -> Path:
-    """The netlist implement.py places and routes: dsp_mult a black box, replaced by
-    hdl/ecp5/dsp_mult.v (a MULT18X18D with its registers); plus a model of MULT18X18D."""
+    """The netlist implement.py places and routes: dsp_mults a black box, replaced by
+    hdl/ecp5/dsp_mults.v (MULT18X18D blocks with their registers); plus a model of
+    MULT18X18D."""
     import implement
     work.mkdir(parents=True, exist_ok=True)
     verilog = estimate.ghdl_to_verilog(estimate.tool("ghdl"), design, top, work,
                                        log=lambda *_: None,
                                        black_boxes=tuple(implement.ECP5_MODULES))
-    assert "module dsp_mult" not in verilog and "dsp_mult #(" in verilog
+    assert "module dsp_mults" not in verilog and "dsp_mults #(" in verilog
     verilog += "".join(p.read_text() for p in implement.ECP5_MODULES.values()) + model
     path = work / f"{top}_ecp5.v"
     path.write_text(verilog)
@@ -206,10 +207,11 @@ def ecp5_netlist(design: Path, top: str, work: Path, model: str) -> Path:
 
 @pytest.mark.parametrize("key", ["odd_5_3_2", "odd_100_13_7_10"])
 def test_ecp5_multipliers_are_bit_exact(key, tmp_path):
-    """The ECP5 form of dsp_mult (MULT18X18D, hdl/ecp5/dsp_mult.v), in the netlist
-    implement.py uses, runs the cocotb tests of `<name>_top` bit-exact and cycle-exact,
-    with a model of the primitive (mult18x18d_model): the wrapper's sign and zero
-    extension, bit order and three registers agree with the VHDL dsp_mult."""
+    """The ECP5 form of dsp_mults (MULT18X18D blocks, hdl/ecp5/dsp_mults.v), in the
+    netlist implement.py uses, runs the cocotb tests of `<name>_top` bit-exact and
+    cycle-exact, with a model of the primitive (mult18x18d_model): the wrapper's order of
+    the lanes, sign and zero extension, clock enable and three registers agree with the
+    VHDL dsp_mults."""
     design = cs.make_design(tmp_path, key)
     top = f"{key}_top"
     verilog = ecp5_netlist(design, top, tmp_path / "work", mult18x18d_model())
@@ -217,7 +219,7 @@ def test_ecp5_multipliers_are_bit_exact(key, tmp_path):
 
 
 def test_ecp5_multiplier_check_can_fail(tmp_path):
-    """A primitive with one register fewer than dsp_mult.v asks for (the pipeline register
+    """A primitive with one register fewer than dsp_mults.v asks for (the pipeline register
     ignored) makes the same check fail: the results come a clock early."""
     design = cs.make_design(tmp_path, "odd_5_3_2")
     verilog = ecp5_netlist(design, "odd_5_3_2_top", tmp_path / "work",
