@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """At what clock the designs run: place and route with open tools, three seeds each.
 
-    python bench/bench_timing.py [--seeds 1,2,3] [--clock-mhz 125] [--only NAME]
+    python bench/bench_timing.py [--seeds 1,2,3] [--clock-mhz 125] [--only NAME,...]
                                  [--json bench/timing.json] [--markdown docs/timing.md]
 
 For each network below (seeded random weights, int8, the generator's defaults, as the
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=implement.parse_seeds, default=[1, 2, 3])
     p.add_argument("--clock-mhz", type=float, default=125.0,
                    help="the constraint nextpnr places and routes for (default 125)")
-    p.add_argument("--only", default=None, help="one network by name")
+    p.add_argument("--only", default=None,
+                   help="networks by name, comma-separated (default: all)")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "timing.json")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "timing.md")
     p.add_argument("--table-only", action="store_true",
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bram_mlp_timing_") as tmp:
         for name, topology, seed, dsp_budget in CASES:
-            if args.only and name != args.only:
+            if args.only and name not in args.only.split(","):
                 continue
             print(f"{name} ({'-'.join(map(str, topology))}) ...", flush=True)
             row = measure(name, topology, seed, dsp_budget, args.seeds, args.clock_mhz,
