@@ -210,13 +210,20 @@ def restore_rom_style(verilog: str, shapes: set[tuple[int, int]]) -> tuple[str, 
     return MEMORY_RE.sub(mark, verilog), count
 
 
+# Yosys commands that hide the LUT multipliers (the <name>_l<k>_lut_mults entities, use_dsp
+# "no" for Vivado) from a DSP mapping under another cell type, and give them back after it:
+# the estimate (synth_xilinx) and implement.py (synth_ecp5) both use them
+HIDE_LUT_MULTS = "chtype -set $__soft_mul *_lut_mults*/t:$mul"
+UNHIDE_LUT_MULTS = "chtype -set $mul t:$__soft_mul"
+
+
 def yosys_script(top: str, family: str = "xc7") -> str:
     synth = f"synth_xilinx -family {family} -top {top} -noiopad"
     return "\n".join([
         "read_verilog design.v",
         f"{synth} -run :map_dsp",
         "# use_dsp \"no\": the LUT multipliers stay out of the DSP blocks",
-        "chtype -set $__soft_mul *_lut_mults*/t:$mul",
+        HIDE_LUT_MULTS,
         f"{synth} -run map_dsp:",
         f"tee -q -o stat.json stat -json -top {top}",
         "",

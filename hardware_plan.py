@@ -9,10 +9,10 @@ To change how a layer is laid out in hardware, start here.
 Timing of one layer (see templates/layer.vhd.j2): the layer takes one input per clock;
 an input arrives x_latency clocks after its address (1 from the input buffer / block RAM,
 9 from a hidden layer: select, then the requantizer's 8 stages) and goes through the
-multiply-accumulate pipeline (5 registers: the memories' output registers, the multiplier's
-input, pipeline and output registers, the sum), so a layer of n_in inputs takes n_in + x_latency + 5 clocks
-from start to done. The argmax compares one
-logit per clock: N clocks for N outputs (1 for a single output).
+multiply-accumulate pipeline (5 registers: the memories' output registers, the
+multiplier's input, pipeline and output registers, the sum), so a layer of n_in inputs
+takes n_in + x_latency + 5 clocks from start to done. The argmax compares one logit per
+clock: N clocks for N outputs (1 for a single output).
 """
 from __future__ import annotations
 

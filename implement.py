@@ -94,9 +94,9 @@ def yosys_ecp5_script(top: str) -> str:
     return "\n".join([
         "read_verilog design.v",
         f"{synth} -run :coarse",
-        "chtype -set $__soft_mul *_lut_mults*/t:$mul",
+        estimate.HIDE_LUT_MULTS,
         f"{synth} -run coarse:map_ram",
-        "chtype -set $mul t:$__soft_mul",
+        estimate.UNHIDE_LUT_MULTS,
         f"{synth} -run map_ram:check",
         "autoname",
         "check -noinit",
