@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -100,24 +101,31 @@ PROGRESS_EVERY_S = 30   # a line "still running" at least this often on long run
 
 def run_tool(cmd: list[str], what: str, timeout: int, cwd: Path,
              log=print) -> subprocess.CompletedProcess:
-    """Run a tool, saying every PROGRESS_EVERY_S seconds that it still runs."""
+    """Run a tool, saying every PROGRESS_EVERY_S seconds that it still runs.
+
+    The result's `peak_mb` is the tool's peak memory (maximum resident set, from wait4)."""
     t0 = time.perf_counter()
+    said = t0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
         while True:
-            try:
-                proc.wait(timeout=PROGRESS_EVERY_S)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
                 break
-            except subprocess.TimeoutExpired:
-                elapsed = time.perf_counter() - t0
-                if elapsed > timeout:
-                    proc.kill()
-                    proc.wait()
-                    raise EstimateError(f"{what} did not finish within {timeout} s") from None
-                log(f"estimate: {what} still running, {elapsed:.0f} s")
+            time.sleep(0.1)
+            now = time.perf_counter()
+            if now - t0 > timeout:
+                proc.kill()
+                proc.wait()
+                raise EstimateError(f"{what} did not finish within {timeout} s")
+            if now - said >= PROGRESS_EVERY_S:
+                said = now
+                log(f"estimate: {what} still running, {now - t0:.0f} s")
         out.seek(0)
         err.seek(0)
         r = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        r.peak_mb = round(usage.ru_maxrss / 1024)   # ru_maxrss is in KiB on Linux
     if r.returncode != 0:
         lines = [l for l in (r.stderr + r.stdout).splitlines() if l.strip()]
         hint = next((l for l in lines if "error" in l.lower()), lines[-1] if lines else "")

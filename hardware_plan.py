@@ -8,7 +8,7 @@ To change how a layer is laid out in hardware, start here.
 
 Timing of one layer (see templates/layer.vhd.j2): the layer takes one input per clock;
 an input arrives x_latency clocks after its address (1 from the input buffer / block RAM,
-9 from a hidden layer: select, then the requantizer's 8 stages) and goes through the
+10 from a hidden layer: a two-stage select, then the requantizer's 8 stages) and goes through the
 multiply-accumulate pipeline (5 registers: the memories' output registers, the
 multiplier's input, pipeline and output registers, the sum), so a layer of n_in inputs
 takes n_in + x_latency + 5 clocks from start to done. The argmax compares one logit per
@@ -24,7 +24,8 @@ from fpga_parts import PARTS
 
 FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
 REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the parts, round, shift, saturate
-HIDDEN_X_LATENCY = 1 + REQUANT_LATENCY  # a hidden layer's activation port: select, requantize
+SELECT_STAGES = 2           # layer.vhd.j2 p_select: within groups of 16 neurons, then the group
+HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port
 MAC_STAGES = 5              # layer.vhd.j2: memory output registers, the multiplier's 3, the sum
 M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
 M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits

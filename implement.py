@@ -199,15 +199,17 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = 
         (work / "synth.ys").write_text(yosys_ecp5_script(top))
         seconds["ghdl"] = round(time.perf_counter() - t0, 1)
         log("implement: yosys synth_ecp5 ...")
-        estimate.run_tool([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
-                          "yosys synth_ecp5", estimate.YOSYS_TIMEOUT_S, work, log)
+        peak_mb = {"yosys": estimate.run_tool(
+            [yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
+            "yosys synth_ecp5", estimate.YOSYS_TIMEOUT_S, work, log).peak_mb}
         seconds["yosys"] = round(time.perf_counter() - t0 - seconds["ghdl"], 1)
         reports = {}
         for s in seeds:
             log(f"implement: nextpnr-ecp5 {part}, {clock_mhz:g} MHz constraint, seed {s} ...")
             t1 = time.perf_counter()
-            estimate.run_tool(nextpnr_command(nextpnr, part, clock_mhz, s), "nextpnr-ecp5",
-                              NEXTPNR_TIMEOUT_S, work, log)
+            r = estimate.run_tool(nextpnr_command(nextpnr, part, clock_mhz, s), "nextpnr-ecp5",
+                                  NEXTPNR_TIMEOUT_S, work, log)
+            peak_mb["nextpnr"] = max(peak_mb.get("nextpnr", 0), r.peak_mb)
             seconds.setdefault("nextpnr", round(time.perf_counter() - t1, 1))
             try:
                 reports[s] = json.loads((work / f"report_{s}.json").read_text())
@@ -245,6 +247,7 @@ def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = 
                                           if worst else None),
         "versions": versions,
         "seconds": {**seconds, "total": round(time.perf_counter() - t0, 1)},
+        "peak_memory_mb": peak_mb,
     }
     outfiles.write_file(design / IMPLEMENT, json.dumps(result, indent=2) + "\n",
                         "the implementation report")
@@ -270,6 +273,10 @@ def table(result: dict) -> str:
     lines.append(f"{result['cycles_per_inference']} cycles per inference, one image every "
                  f"{result['interval_cycles']} cycles: "
                  f"{result['inferences_per_second_at_fmax']} inferences/s at Fmax")
+    sec, mb = result["seconds"], result.get("peak_memory_mb", {})
+    lines.append(f"took {sec['total']} s (ghdl {sec.get('ghdl')} s, yosys {sec.get('yosys')} s"
+                 f" using {mb.get('yosys')} MB, nextpnr {sec.get('nextpnr')} s per seed "
+                 f"using {mb.get('nextpnr')} MB at most)")
     return "\n".join(lines)
 
 

@@ -62,7 +62,7 @@ def measure(name: str, topology: list[int], seed: int, dsp_budget: int | None,
                 "fmax_min": min(fmaxes), "fmax_max": max(fmaxes),
                 "critical_path": r["critical_path"], "used": r["used"],
                 "inferences_per_second_at_fmax": r["inferences_per_second_at_fmax"],
-                "seconds": r["seconds"]})
+                "seconds": r["seconds"], "peak_memory_mb": r.get("peak_memory_mb", {})})
     return row
 
 
@@ -70,19 +70,21 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"Measured by `python bench/bench_timing.py` on {meta['machine']}, "
              f"{meta['part']}, nextpnr-ecp5 out of context, "
              f"{meta.get('clock_mhz', 100):g} MHz constraint, seeds "
-             f"{meta['seeds']}; load {meta['load_before']} before, {meta['load_after']} after.",
+             f"{meta['seeds']}; load (1-minute average) before/after each network's run in the last column.",
              "",
              "| network | cycles | Fmax MHz (seeds) | critical path (seed "
              f"{meta['seeds'][0]}) | LUT4 | FF | DP16KD | MULT18X18D | inferences/s at Fmax "
-             "| Yosys s | nextpnr s |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| Yosys s / MB | nextpnr s / MB (per seed) | load |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         topo = "-".join(map(str, r["topology"]))
         if not r["placed"]:
             lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | not placed: "
-                         f"{r['why'][:160]} | | | | | | | | |")
+                         f"{r['why'][:160]} | | | | | | | | | |")
             continue
         cp, u, s = r["critical_path"], r["used"], r["seconds"]
+        mb = r.get("peak_memory_mb", {})
+        load = "/".join(map(str, r.get("load", [meta["load_before"], meta["load_after"]])))
         seeds = " / ".join(f"{v}" for v in r["fmax_by_seed"].values())
         path = (f"{cp['total_ns']} ns ({cp['logic_ns']} logic): "
                 f"{implement.design_part(cp['from'])} -> "
@@ -90,7 +92,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {seeds} | {path} | "
                      f"{u.get('LUT4', 0)} | {u.get('FF', 0)} | {u.get('DP16KD', 0)} | "
                      f"{u.get('MULT18X18D', 0)} | {r['inferences_per_second_at_fmax']:,.0f} | "
-                     f"{s.get('yosys')} | {s.get('nextpnr')} |")
+                     f"{s.get('yosys')} / {mb.get('yosys', '-')} | "
+                     f"{s.get('nextpnr')} / {mb.get('nextpnr', '-')} | {load} |")
     return "\n".join(lines)
 
 
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock-mhz", type=float, default=125.0,
                    help="the constraint nextpnr places and routes for (default 125)")
     p.add_argument("--only", default=None,
-                   help="networks by name, comma-separated (default: all)")
+                   help="networks by name, comma-separated (default: all); the JSON keeps "
+                        "the other networks' rows of the last run")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "timing.json")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "timing.md")
     p.add_argument("--table-only", action="store_true",
@@ -125,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: " + (f"Fmax {row['fmax_by_seed']} MHz" if row["placed"]
                                  else f"not placed: {row['why']}"), flush=True)
     meta["load_after"] = round(os.getloadavg()[0], 2)
+    for row in rows:
+        row["load"] = [meta["load_before"], meta["load_after"]]
+    if args.only and args.json.exists():
+        # keep the other networks' rows of an earlier run (in the order of CASES)
+        last = json.loads(args.json.read_text())
+        old = {r["name"]: {"load": [last["meta"]["load_before"], last["meta"]["load_after"]],
+                           **r} for r in last["rows"]}
+        old.update({r["name"]: r for r in rows})
+        rows = [old[name] for name, *_ in CASES if name in old]
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, meta)
     print(text)

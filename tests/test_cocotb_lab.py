@@ -80,9 +80,9 @@ def lab_wiring(name: str, n_layers: int) -> str:
             f"  i_l{k}_weights : entity work.{name}_l{k}_weights",
             f"    port map (clk => clk, addr => l{k}_w_addr, dout => l{k}_w_data);",
             f"  i_l{k}_layer : entity work.{name}_l{k}_layer",
-            # docs/vivado_block_design.md: X_LATENCY 1 after the input memory, 9 after a
+            # docs/vivado_block_design.md: X_LATENCY 1 after the input memory, 10 after a
             # hidden layer's activation port
-            f"    generic map (X_LATENCY => {1 if k == 0 else 9}, EXTERNAL_WEIGHTS => true)",
+            f"    generic map (X_LATENCY => {1 if k == 0 else 10}, EXTERNAL_WEIGHTS => true)",
             f"    port map (clk => clk, rst => rst, start => {go}, busy => open, "
             f"done => l{k}_done,",
             f"              {x},",
