@@ -103,7 +103,8 @@ def run_tool(cmd: list[str], what: str, timeout: int, cwd: Path,
              log=print) -> subprocess.CompletedProcess:
     """Run a tool, saying every PROGRESS_EVERY_S seconds that it still runs.
 
-    The result's `peak_mb` is the tool's peak memory (maximum resident set, from wait4)."""
+    The result's `peak_mb` is the tool's peak memory (maximum resident set, from wait4; on
+    Linux at least the size of this Python process, which the tool is forked from)."""
     t0 = time.perf_counter()
     said = t0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:

@@ -92,6 +92,12 @@ def examples() -> list[Example]:
         Example("odd_100_13_7_10_lut", random_float_model([100, 13, 7, 10], 15),
                 Options(neurons_per_rom=5, dsp_budget=0)),     # every multiplier in LUTs
         Example("extremes_w12_lut", extremes_model(784, 12), Options(dsp_budget=1)),
+        # folded (--pe): fewer multiply-accumulate lanes than neurons, in passes
+        Example("odd_100_13_7_10_pe3", random_float_model([100, 13, 7, 10], 15),
+                Options(pe=[3], neurons_per_rom=2, dsp_budget=4)),  # 2 lanes per ROM, 4 DSP
+        Example("mnist_256_10_pe64", random_float_model([784, 256, 10], 13),
+                Options(pe=[64, 10])),            # 4 passes of 64 lanes, 74 multipliers
+        Example("extremes_w8_pe1", extremes_model(784, 8), Options(pe=[1])),
         # output-bound: the AXI4-Stream wrapper's 101 result beats take longer than the
         # 6-clock inference, so an image comes out every 101 clocks, not every latency + 1
         Example("wide_3_100", random_float_model([3, 100], 16)),

@@ -70,6 +70,9 @@ class Options:
     # the multiply-accumulates in DSP blocks (None: the default budget of `part`)
     neurons_per_rom: int | None = None
     dsp_budget: int | None = None
+    # folding: multiply-accumulate lanes per layer (None: one per neuron; one value: every
+    # layer; a list: one per layer), hardware_plan.py
+    pe: list[int] | None = None
     part: str = DEFAULT_PART
     # the clock the design is meant to run at (MHz): report.json's inferences per second
     # at it, and implement.py's constraint (a target until a router says it is met)
@@ -220,9 +223,20 @@ def default_vectors(n_inputs: int, input_bits: int, n: int = DEFAULT_VECTORS,
     return X[:max(n, 2)].astype(np.int64)
 
 
-def make_plan(q: qf.QuantizedModel, opts: Options) -> DesignPlan:
+def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") -> DesignPlan:
     """The hardware plan of q with the options' hardware choices (hardware_plan)."""
-    return plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom)
+    try:
+        plan = plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom, opts.pe)
+    except ValueError as exc:    # --pe with a count of values that does not fit
+        raise GeneratorError(f"--pe for {source} ({' -> '.join(map(str, q.topology))}): "
+                             f"{exc}") from None
+    for x in plan.layers:
+        if x.folded and x.wide:
+            raise GeneratorError(
+                f"--pe for {source}: layer {x.layer}'s accumulators need {x.acc_bits} bits, "
+                f"more than 32, and folding such a layer is not built yet: give it "
+                f"--pe {x.n_out} (one lane per neuron)")
+    return plan
 
 
 def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
@@ -238,10 +252,11 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
             "input_bits": x.input_bits, "acc_bits": x.acc_bits,
             "acc_min": x.acc_min, "acc_max": x.acc_max, "x_latency": x.x_latency,
             "cycles": x.cycles,
+            "pe": x.pe, "passes": x.passes, "pe_asked": plan.pe[l],
             "rom": {"count": x.n_roms, "neurons_per_rom": x.pack, "depth": x.rom_depth,
                     "used_words": x.used_words, "width": x.rom_width},
             "ramb18": x.ramb18,
-            "mac_multipliers": x.n_out,
+            "mac_multipliers": x.pe,
             "dsp_macs": x.dsp_macs,
             "lut_macs": x.lut_macs,
             "requant_multipliers": x.requant_multipliers,
@@ -426,6 +441,9 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "bias_lo_rows": _rows([f"{j} => {int(v) & ((1 << qf.ACC_LO_BITS) - 1)}"
                                    for j, v in enumerate(q.b[l])], 8),
             "roms": roms,
+            "pe": hw.pe, "passes": hw.passes, "folded": hw.folded,
+            "w_addr_bits": hw.w_addr_bits,
+            "lane_acc_min_vhdl": vhdl_integer(min(lo, 0)), "lane_acc_max": max(hi, 0),
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_macs,
             "dsp_budget": plan.dsp_budget,
             "rom_note": _rom_note(hw.rom_depth, hw.rom_width, hw.n_roms),
@@ -483,8 +501,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         files[f"coe/{name}_input_{v:04d}.coe"] = input_coe(vectors[v], q.input_bits,
                                                            f"{name} test vector {v}")
     for l in range(q.n_layers):
-        files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(q.W[l], q.weight_bits,
-                                                            f"{name} layer {l} weights")
+        files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(
+            q.W[l], q.weight_bits, f"{name} layer {l} weights", plan.layers[l].pe)
 
     import io
     buf = io.BytesIO()
@@ -589,19 +607,28 @@ def write_layer_weights_mem(npz_path: str | Path, out: str | Path | None = None,
     return g.out / f"{g.name}_l{layer}_weights.vhd"
 
 
-def weights_coe(Wq: np.ndarray, weight_bits: int, title: str) -> str:
-    """Weights .coe: word i packs all neurons' weight i, neuron 0 in the low bits."""
+def weights_coe(Wq: np.ndarray, weight_bits: int, title: str, pe: int | None = None) -> str:
+    """Weights .coe: word i packs all neurons' weight i, neuron 0 in the low bits. Folded
+    into pe lanes (hardware_plan.py): word p * n_in + i packs weight i of neurons p * pe ..
+    p * pe + pe - 1, lane 0 in the low bits, 0 where there is no such neuron."""
     n_out, n_in = Wq.shape
+    pe = n_out if pe is None else pe
+    passes = -(-n_out // pe)
     mask = (1 << weight_bits) - 1
-    width = n_out * weight_bits
+    width = pe * weight_bits
     words = []
-    for i in range(n_in):
-        word = 0
-        for j in range(n_out):
-            word |= (int(Wq[j, i]) & mask) << (j * weight_bits)
-        words.append("%0*X" % ((width + 3) // 4, word))
-    return (f"; {title}: {n_in} words of {width} bits ({n_out} neurons x {weight_bits}-bit "
-            f"two's complement, neuron 0 in the low bits)\n"
+    for p in range(passes):
+        for i in range(n_in):
+            word = 0
+            for j in range(min(pe, n_out - p * pe)):
+                word |= (int(Wq[p * pe + j, i]) & mask) << (j * weight_bits)
+            words.append("%0*X" % ((width + 3) // 4, word))
+    what = (f"{n_in} words of {width} bits ({n_out} neurons x {weight_bits}-bit "
+            f"two's complement, neuron 0 in the low bits)" if passes == 1 else
+            f"{passes} passes x {n_in} words of {width} bits ({pe} lanes x {weight_bits}-bit "
+            f"two's complement, lane 0 in the low bits; word p * {n_in} + i: weight i of "
+            f"neurons p * {pe} + lane)")
+    return (f"; {title}: {what}\n"
             f"memory_initialization_radix=16;\nmemory_initialization_vector=\n"
             + ",\n".join(words) + ";\n")
 
@@ -645,7 +672,7 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     else:
         scale = q.sx[0] if q.sx else getattr(model, "input_scale", 1.0 / 255.0)
         vectors = check_input_codes(vectors, q.topology[0], q.input_bits, "test vectors", scale)
-    plan = make_plan(q, opts)       # computed once; the templates and report.json read it
+    plan = make_plan(q, opts, source)  # computed once; the templates and report.json read it
     files = render_design(q, name, source, opts, vectors, float_model, plan)
     outfiles.write_folders(files, targets)
     report = json.loads(files["report.json"])
@@ -691,6 +718,12 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                    help="multiply-accumulates in DSP48 blocks, filled layer by layer; the "
                         "other neurons get LUT multipliers (default: 75%% of the --part's "
                         "DSP48E1, 165 for xc7z020)")
+    h.add_argument("--pe", default=None, metavar="P[,P...]",
+                   help="fold: multiply-accumulate lanes per layer (one value for every "
+                        "layer, or one per layer); a layer with P lanes computes its neurons "
+                        "in ceil(neurons / P) passes over its inputs, P times fewer "
+                        "multipliers for about that many times the clocks; a value above a "
+                        "layer's neurons is one lane per neuron (default: one per neuron)")
     h.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
                    help=f"the clock the design is meant for (default {DEFAULT_CLOCK_MHZ:g}): "
                         "report.json's inferences per second at it, and the constraint of "
@@ -720,6 +753,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale,
                    neurons_per_rom=parse_neurons_per_rom(args.neurons_per_rom),
                    dsp_budget=check_dsp_budget(args.dsp_budget), part=part,
+                   pe=parse_per_layer(getattr(args, "pe", None), "--pe"),
                    clock_mhz=check_clock_mhz(args.clock_mhz))
 
 
@@ -736,6 +770,18 @@ def parse_neurons_per_rom(text: str) -> int | None:
         raise GeneratorError(f"--neurons-per-rom must be all or a whole number from 1, "
                              f"not '{text}'")
     return int(text)
+
+
+def parse_per_layer(text: str | None, option: str) -> list[int] | None:
+    """'4' or '16,4,1': one whole number from 1 per layer, or one for all."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    if not all(re.fullmatch(r"[0-9]+", t.strip()) and int(t) >= 1 for t in parts):
+        raise GeneratorError(f"{option} takes whole numbers from 1, one for every layer or "
+                             f"one per layer separated by commas (e.g. 16 or 64,10), "
+                             f"not '{text}'")
+    return [int(t) for t in parts]
 
 
 def check_dsp_budget(budget: int | None) -> int | None:

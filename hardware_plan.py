@@ -13,6 +13,12 @@ multiply-accumulate pipeline (5 registers: the memories' output registers, the
 multiplier's input, pipeline and output registers, the sum), so a layer of n_in inputs
 takes n_in + x_latency + 5 clocks from start to done. The argmax compares one logit per
 clock: N clocks for N outputs (1 for a single output).
+
+Folding (PE): a layer may have fewer multiply-accumulate lanes than neurons. With PE lanes
+it computes its neurons in passes = ceil(n_out / PE) sweeps of its inputs, neuron j in lane
+j mod PE during pass j // PE (the lanes of the last pass beyond n_out hold zero weights and
+their results are dropped); the passes follow each other without a gap, so the layer takes
+passes x n_in + x_latency + 5 clocks. The default is PE = n_out: one pass.
 """
 from __future__ import annotations
 
@@ -71,10 +77,28 @@ def wide_acc(acc_bits: int) -> bool:
     return acc_bits > qf.NARROW_ACC_BITS
 
 
-def layer_cycles(n_in: int, layer: int) -> int:
-    """Clocks from a layer's start to its done: one input per clock, the inputs' read
-    latency, and the multiply-accumulate pipeline."""
-    return n_in + x_latency(layer) + MAC_STAGES
+def layer_cycles(n_in: int, layer: int, passes: int = 1) -> int:
+    """Clocks from a layer's start to its done: one input per clock in each pass, the
+    inputs' read latency, and the multiply-accumulate pipeline."""
+    return passes * n_in + x_latency(layer) + MAC_STAGES
+
+
+def lanes(n_out: int, asked: int | None) -> int:
+    """Multiply-accumulate lanes (PE) of a layer: as asked, at most one per neuron; None:
+    one per neuron (no folding)."""
+    return n_out if asked is None else max(1, min(asked, n_out))
+
+
+def per_layer(values: list[int] | None, n_layers: int) -> list[int | None]:
+    """--pe P (every layer) or P0,P1,... (one per layer) as one value per layer."""
+    if values is None:
+        return [None] * n_layers
+    if len(values) == 1:
+        return values * n_layers
+    if len(values) != n_layers:
+        raise ValueError(f"{len(values)} values for {n_layers} layers: give one value, or "
+                         f"one per layer")
+    return list(values)
 
 
 def argmax_latency(n_classes: int) -> int:
@@ -86,12 +110,6 @@ def requant_multipliers(hidden: bool, wide: bool) -> int:
     """DSP multipliers of a layer's requantizer: one per 16-bit part of max(acc, 0)
     (hdl/requantizer.vhd: 2 parts of a 32-bit accumulator, requantizer_wide: 3)."""
     return (3 if wide else 2) if hidden else 0
-
-
-def predicted_latency(q: qf.QuantizedModel) -> int:
-    """Clocks from the edge sampling start to the edge sampling done (see the layer VHDL)."""
-    return (sum(layer_cycles(q.W[l].shape[1], l) for l in range(q.n_layers))
-            + argmax_latency(q.topology[-1]))
 
 
 def m_axis_bits(q: qf.QuantizedModel) -> int:
@@ -114,19 +132,26 @@ class LayerPlan:
     wide: bool               # accumulator kept as hi x 2^16 + lo
     x_latency: int           # clocks from input address to input value
     cycles: int              # clocks from start to done
-    addr_bits: int           # the shared weights address bus
-    pack: int                # neurons per ROM word
+    pe: int                  # multiply-accumulate lanes (n_out: one per neuron)
+    passes: int              # sweeps of the inputs: ceil(n_out / pe)
+    addr_bits: int           # the input address bus
+    w_addr_bits: int         # the weights ROMs' address bus: pass x n_in + input
+    pack: int                # lanes per ROM word
     n_roms: int              # weights ROMs
     rom_depth: int           # words per ROM (a power of two)
     rom_width: int           # bits per word: pack x weight_bits
     ramb18: int              # RAMB18-equivalents of all its ROMs
-    dsp_macs: int            # neurons 0 .. dsp_macs-1 multiply in DSP blocks
-    lut_macs: int            # the rest, in LUT multipliers
+    dsp_macs: int            # lanes 0 .. dsp_macs-1 multiply in DSP blocks
+    lut_macs: int            # the other lanes, in LUT multipliers
     requant_multipliers: int  # a hidden layer's requantizer: 2 DSP multipliers (3 if wide), else 0
 
     @property
     def used_words(self) -> int:
-        return self.n_in
+        return self.passes * self.n_in
+
+    @property
+    def folded(self) -> bool:
+        return self.passes > 1
 
 
 @dataclass
@@ -136,6 +161,7 @@ class DesignPlan:
     part: str
     dsp_budget: int
     neurons_per_rom: int | None          # as asked (None: all of a layer's)
+    pe: list[int | None]                 # lanes per layer as asked (None: one per neuron)
     input_bits: int
     weight_bits: int
     latency_cycles: int                  # start to done, argmax included
@@ -157,7 +183,7 @@ class DesignPlan:
 
     @property
     def multipliers(self) -> int:
-        return sum(x.n_out + x.requant_multipliers for x in self.layers)
+        return sum(x.pe + x.requant_multipliers for x in self.layers)
 
     @property
     def dsp_macs(self) -> int:
@@ -184,33 +210,39 @@ class DesignPlan:
 
 
 def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
-                neurons_per_rom_asked: int | None) -> DesignPlan:
-    """The plan of design q: ROM packing per layer, the DSP budget spent on the layers in
-    order (the neurons beyond it get LUT multipliers), latencies, and the capacity check
-    against the part."""
+                neurons_per_rom_asked: int | None,
+                pe_asked: list[int] | None = None) -> DesignPlan:
+    """The plan of design q: lanes (PE) and passes per layer, ROM packing, the DSP budget
+    spent on the layers' lanes in order (the lanes beyond it get LUT multipliers),
+    latencies, and the capacity check against the part."""
     layers = []
     left = dsp_budget
+    pe_per_layer = per_layer(pe_asked, q.n_layers)
     for l in range(q.n_layers):
         n_out, n_in = q.W[l].shape
-        pack = neurons_per_rom(n_out, neurons_per_rom_asked)
-        n_dsp = min(n_out, left)
+        pe = lanes(n_out, pe_per_layer[l])
+        passes = math.ceil(n_out / pe)
+        pack = neurons_per_rom(pe, neurons_per_rom_asked)
+        n_dsp = min(pe, left)
         left -= n_dsp
-        depth, width = 1 << addr_bits(n_in), pack * q.weight_bits
-        n_roms = math.ceil(n_out / pack)
+        depth, width = 1 << addr_bits(passes * n_in), pack * q.weight_bits
+        n_roms = math.ceil(pe / pack)
         lo, hi = q.acc_range(l)
         layers.append(LayerPlan(
             layer=l, n_in=n_in, n_out=n_out, hidden=l < q.n_layers - 1,
             input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
             acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
-            cycles=layer_cycles(n_in, l), addr_bits=addr_bits(n_in), pack=pack,
+            cycles=layer_cycles(n_in, l, passes), pe=pe, passes=passes,
+            addr_bits=addr_bits(n_in), w_addr_bits=addr_bits(passes * n_in), pack=pack,
             n_roms=n_roms, rom_depth=depth, rom_width=width,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_macs=n_dsp,
-            lut_macs=n_out - n_dsp,
+            lut_macs=pe - n_dsp,
             requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))))
     plan = DesignPlan(
         layers=layers, part=part, dsp_budget=dsp_budget,
-        neurons_per_rom=neurons_per_rom_asked, input_bits=q.input_bits,
-        weight_bits=q.weight_bits, latency_cycles=predicted_latency(q),
+        neurons_per_rom=neurons_per_rom_asked, pe=pe_per_layer, input_bits=q.input_bits,
+        weight_bits=q.weight_bits,
+        latency_cycles=sum(x.cycles for x in layers) + argmax_latency(q.topology[-1]),
         ideal_cycles=sum(q.topology[:-1]), input_buffer_depth=1 << addr_bits(q.topology[0]),
         s_axis_bits=s_axis_bits(q.input_bits), m_axis_bits=m_axis_bits(q),
         class_bits=addr_bits(max(q.topology[-1], 2)))

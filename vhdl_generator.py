@@ -136,6 +136,15 @@ def print_summary(g: Generated) -> None:
           f"{plural(t['multipliers'], 'multiplier')}: {t['dsp_macs']} "
           f"multiply-accumulate{'s' if t['dsp_macs'] != 1 else ''} in DSP blocks, "
           f"{t['lut_macs']} in LUTs{requant}")
+    folded = [x for x in r["layers"] if x["passes"] > 1]
+    if folded:
+        print("folded: " + ", ".join(
+            f"layer {x['layer']} {plural(x['pe'], 'lane')} x {x['passes']} passes "
+            f"({x['cycles']} clocks)" for x in folded))
+    for x in r["layers"]:
+        if x.get("pe_asked") is not None and x["pe_asked"] > x["n_out"]:
+            print(f"note: --pe {x['pe_asked']} for layer {x['layer']}, which has "
+                  f"{plural(x['n_out'], 'neuron')}: one lane per neuron ({x['n_out']})")
     print(f"target clock {r['clock_mhz']:g} MHz: one image every "
           f"{r['axis']['image_period_cycles']} clocks, "
           f"{r['inferences_per_second_at_clock']:,.0f} inferences/s if it closes there "

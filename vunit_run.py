@@ -381,12 +381,13 @@ def generate_examples(log=print) -> list:
 
 def summarize(made: list, results) -> None:
     """One line per network: bit-exact, cycles measured vs predicted, ROMs, where the
-    multiply-accumulates are (DSP blocks / LUTs)."""
+    multiply-accumulates are (DSP blocks / LUTs), the interval through the AXI4-Stream
+    wrapper, the multiply-accumulate lanes per layer (fewer than the neurons: folded)."""
     tests = results.get_report().tests
     print()
     print(f"{'network':<22} {'topology':<18} {'bits':<10} {'vectors':>7} {'bit-exact':>9} "
           f"{'cycles':>7} {'predicted':>9} {'ideal':>6} {'ROMs':>5} {'MACs dsp/lut':>12} "
-          f"{'axis/img':>8}")
+          f"{'axis/img':>8} {'lanes':<10}")
     def read_csv(path: Path) -> np.ndarray:
         return np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
 
@@ -418,7 +419,7 @@ def summarize(made: list, results) -> None:
               f"{r['vectors']:>7} {exact:>9} {cyc:>7} {r['latency_cycles']:>9} "
               f"{r['ideal_cycles']:>6} {r['totals']['roms']:>5} "
               f"{str(r['totals']['dsp_macs']) + '/' + str(r['totals']['lut_macs']):>12} "
-              f"{axis:>8}")
+              f"{axis:>8} {','.join(str(x['pe']) for x in r['layers']):<10}")
 
 
 def main(argv: list[str] | None = None) -> int:

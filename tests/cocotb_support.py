@@ -42,14 +42,17 @@ NETWORKS = {"odd_5_3_2": ([5, 3, 2], 14), "odd_100_13_7_10": ([100, 13, 7, 10], 
 # 16 bits wide); LUT multipliers and a half-empty packed ROM (the _lut_mults entity)
 WIDE_INPUTS = {"wide_5_3_2": ([5, 3, 2], 14, {"input_bits": 12, "weight_bits": 5}),
                "lut_5_3_2": ([5, 3, 2], 14, {"dsp_budget": 2, "neurons_per_rom": 2})}
+# folded (issue 15): 3 lanes per layer, 13, 7 and 10 neurons in 5, 3 and 4 passes, the
+# first 4 lanes in DSP blocks, the others in LUTs
+FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4})}
 
 
 def make_design(folder: Path, key: str) -> Path:
     """Generate example network `key` into folder/key; returns the design folder."""
     import vhdl_generator as vg
     from examples import random_float_model
-    if key in WIDE_INPUTS:
-        topology, seed, opts = WIDE_INPUTS[key]
+    if key in WIDE_INPUTS or key in FOLDED:
+        topology, seed, opts = {**WIDE_INPUTS, **FOLDED}[key]
     else:
         (topology, seed), opts = NETWORKS[key], {}
     g = vg.generate(random_float_model(topology, seed), out=folder / key, name=key,

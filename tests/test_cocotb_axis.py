@@ -257,7 +257,7 @@ needs_sim = pytest.mark.skipif(cs.GHDL is None or cocotb is None,
 
 
 @needs_sim
-@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.WIDE_INPUTS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.WIDE_INPUTS) + sorted(cs.FOLDED))
 def test_axis_wrapper(key, tmp_path):
     design = cs.make_design(tmp_path, key)
     cs.run_cocotb(design, f"{key}_axis", "test_cocotb_axis", tmp_path / "sim")

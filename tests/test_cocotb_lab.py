@@ -56,8 +56,9 @@ def lab_wiring(name: str, n_layers: int) -> str:
     for k in range(n_layers):
         pkg = f"work.{name}_l{k}_pkg"
         lines += [
-            f"  signal l{k}_w_addr : std_logic_vector({pkg}.ADDR_BITS_c - 1 downto 0);",
-            f"  signal l{k}_w_data : std_logic_vector({pkg}.N_NEURONS_c * {pkg}.WEIGHT_BITS_c - 1 downto 0);",
+            # folded layers: a word per pass and input, a weight per lane
+            f"  signal l{k}_w_addr : std_logic_vector({pkg}.W_ADDR_BITS_c - 1 downto 0);",
+            f"  signal l{k}_w_data : std_logic_vector({pkg}.N_LANES_c * {pkg}.WEIGHT_BITS_c - 1 downto 0);",
             f"  signal l{k}_done   : std_logic;",
         ]
         if k < last:
@@ -151,10 +152,10 @@ needs_sim = pytest.mark.skipif(cs.GHDL is None or cocotb is None,
 
 
 @needs_sim
-@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.FOLDED))
 def test_lab_wiring(key, tmp_path):
     design = cs.make_design(tmp_path, key)
-    n_layers = len(cs.NETWORKS[key][0]) - 1
+    n_layers = len({**cs.NETWORKS, **cs.FOLDED}[key][0]) - 1
     harness = tmp_path / f"{LAB_ENTITY}.vhd"
     harness.write_text(lab_wiring(key, n_layers))
     cs.run_cocotb(design, LAB_ENTITY, "test_cocotb_lab", tmp_path / "sim",

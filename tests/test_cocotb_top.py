@@ -139,7 +139,7 @@ needs_sim = pytest.mark.skipif(cs.GHDL is None or cocotb is None,
 
 
 @needs_sim
-@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.FOLDED))
 def test_top_level(key, tmp_path):
     design = cs.make_design(tmp_path, key)
     cs.run_cocotb(design, f"{key}_top", "test_cocotb_top", tmp_path / "sim")

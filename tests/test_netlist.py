@@ -53,7 +53,7 @@ def run_netlist(design: Path, top: str, module: str, verilog: Path, build: Path)
 
 
 @pytest.mark.parametrize("kind", ["top", "axis"])
-@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.FOLDED))
 def test_synthesized_netlist_is_bit_exact(key, kind, tmp_path):
     design = cs.make_design(tmp_path, key)
     top = f"{key}_{kind}"
@@ -105,7 +105,7 @@ def test_repair_writes_sized_binary_literals_and_signed_divisions():
     assert "assign n5 = n3 / n2; // udiv" in text
 
 
-@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.FOLDED))
 def test_every_weights_memory_synthesizes(key, tmp_path):
     """`ghdl --synth -e <name>_l<k>_weights` (the lab's weights memory, a module users place)
     stopped with INTERNAL_ERROR netlists-memories.adb:334; every layer's now gives a netlist."""
@@ -118,7 +118,7 @@ def test_every_weights_memory_synthesizes(key, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["top", "axis"])
-@pytest.mark.parametrize("key", sorted(cs.NETWORKS))
+@pytest.mark.parametrize("key", sorted(cs.NETWORKS) + sorted(cs.FOLDED))
 def test_yosys_check_finds_nothing_wrong(key, kind, tmp_path):
     """Yosys `check -assert` on the synthesized top: no undriven bits, no combinational
     loop, no signal with two drivers (the AXIS wrapper's result memory had 704 undriven

@@ -136,7 +136,7 @@ def test_main_job_is_bit_exact():
     checked = 0
     for line in r.stdout.splitlines():
         cols = line.split()
-        if len(cols) == 11 and cols[3].isdigit():
+        if len(cols) == 12 and cols[3].isdigit():
             assert int(cols[3]) >= 50, line
             assert cols[4] == "yes", line
             assert cols[5] == cols[6], f"measured cycles != predicted: {line}"
@@ -145,6 +145,10 @@ def test_main_job_is_bit_exact():
             n_out = int(cols[1].split("-")[-1])
             assert cols[10] == str(max(int(cols[6]) + 1, n_out + 1)), \
                 f"axis cycles per image: {line}"
+            lanes = [int(p) for p in cols[11].split(",")]
+            assert len(lanes) == len(cols[1].split("-")) - 1, line
+            if not cols[0].endswith(("_pe3", "_pe64", "_pe1")):
+                assert lanes == [int(n) for n in cols[1].split("-")[1:]], line
             checked += 1
     assert checked == len(examples.examples()), r.stdout[-2000:]
     big = next(l for l in table if l.startswith("mnist_256_10 "))

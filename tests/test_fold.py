@@ -1,0 +1,167 @@
+"""Folding (issue 15, PE): a layer with fewer multiply-accumulate lanes than neurons computes
+them in passes over its inputs. Every generated bench of folded designs (top level with the
+cycle count, AXI4-Stream wrapper with the interval, weights memories and, for one layer,
+the lab wiring through the weights memory) passes against the integer reference model,
+on shapes where the lanes do not divide the neurons; the latencies are worked out here by
+hand from the rule in hardware_plan.py: per layer passes x inputs + read latency (1, or 10
+after a hidden layer) + 5, plus one clock per class."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import generator as gen  # noqa: E402
+from examples import random_float_model  # noqa: E402
+
+GHDL = shutil.which("ghdl")
+pytestmark = pytest.mark.skipif(GHDL is None, reason="GHDL is not installed")
+
+# name, topology, options, latency by hand, passes by hand
+CASES = [
+    # 3 neurons in 1 lane: 3 passes; 2 in 1: 2 passes: (3*5+1+5) + (2*3+10+5) + 2
+    ("f532a", [5, 3, 2], dict(pe=[1]), 21 + 21 + 2, [3, 2]),
+    # 2 lanes for 3 neurons (lane 1 idle in pass 2); the last layer has 2 neurons: one pass
+    ("f532b", [5, 3, 2], dict(pe=[2]), (2 * 5 + 6) + (3 + 15) + 2, [2, 1]),
+    ("f100a", [100, 13, 7, 10], dict(pe=[3]), (5 * 100 + 6) + (3 * 13 + 15)
+     + (4 * 7 + 15) + 10, [5, 3, 4]),
+    # one value per layer, 4 DSP lanes: the others multiply in LUTs
+    ("f100b", [100, 13, 7, 10], dict(pe=[5, 1, 7], dsp_budget=4),
+     (3 * 100 + 6) + (7 * 13 + 15) + (2 * 7 + 15) + 10, [3, 7, 2]),
+    ("f100c", [100, 13, 7, 10], dict(pe=[4], weight_bits=4),
+     (4 * 100 + 6) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
+    ("f100d", [100, 13, 7, 10], dict(pe=[2], weight_bits=12, encoding="fixed", frac_bits=10,
+                                     dsp_budget=3),
+     (7 * 100 + 6) + (4 * 13 + 15) + (5 * 7 + 15) + 10, [7, 4, 5]),
+    ("f100e", [100, 13, 7, 10], dict(pe=[5], per_neuron_scale=True),
+     (3 * 100 + 6) + (2 * 13 + 15) + (2 * 7 + 15) + 10, [3, 2, 2]),
+    # 40 neurons in 16 lanes (8 idle in pass 3), read through the two-step select
+    ("f2040", [20, 40, 3], dict(pe=[16]), (3 * 20 + 6) + (40 + 15) + 3, [3, 1]),
+    # one layer: the lab wiring (weights memory + layer) is among its benches
+    ("f78410", [784, 10], dict(pe=[3]), 4 * 784 + 6 + 10, [4]),
+]
+
+
+@pytest.fixture(scope="module")
+def folded(tmp_path_factory) -> dict[str, gen.Generated]:
+    tmp = tmp_path_factory.mktemp("fold")
+    designs = {}
+    for k, (name, topology, opts, _, _) in enumerate(CASES):
+        designs[name] = gen.generate(
+            random_float_model(topology, 20 + k), out=tmp / name, name=name,
+            vectors=gen.default_vectors(topology[0], 8, 12 if topology[0] < 784 else 6),
+            opts=gen.Options(**opts), log=lambda *_: None)
+    return designs
+
+
+def run_benches(folders: dict[str, Path], out: Path) -> subprocess.CompletedProcess:
+    """Every generated bench of the designs, in one VUnit run (vunit_run.add_network, as the
+    main job runs them)."""
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from pathlib import Path\n"
+              "import vunit_run\n"
+              "vu = vunit_run.make_vunit(['-p', '2'], output_path=Path(%r))\n" % (str(ROOT), str(out)))
+    for name, folder in folders.items():
+        script += "vunit_run.add_network(vu, %r, Path(%r))\n" % (name, str(folder))
+    script += "vu.main()\n"
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1500)
+
+
+def test_plan_follows_the_folding_rule(folded):
+    for name, topology, _, latency, passes in CASES:
+        r = folded[name].report
+        assert [x["passes"] for x in r["layers"]] == passes, name
+        assert r["latency_cycles"] == latency, name
+        assert r["axis"]["image_period_cycles"] == latency + 1, name
+        # multipliers: one per lane
+        assert r["totals"]["dsp_macs"] + r["totals"]["lut_macs"] == sum(
+            x["pe"] for x in r["layers"])
+
+
+def test_every_bench_of_folded_designs_passes(folded, tmp_path):
+    r = run_benches({name: g.out for name, g in folded.items()}, tmp_path / "vo")
+    assert r.returncode == 0, r.stdout[-4000:]
+    passed = set(re.findall(r"^pass .*?lib_(\w+)\.(tb_\w+)\.(\w+)", r.stdout, re.M))
+    for name, topology, *_ in CASES:
+        for bench, test in ((f"tb_{name}", "test_all_vectors"),
+                            (f"tb_{name}_axis", "test_back_to_back"),
+                            (f"tb_{name}_weights", "test_l0_rom_read")):
+            assert (name, bench, test) in passed, (name, bench, test)
+        if len(topology) == 2:
+            assert (name, f"tb_{name}_weights", "test_external_weights") in passed
+
+
+def test_folded_bench_fails_on_a_wrong_expected_logit(folded, tmp_path):
+    """The check above can fail: one logit off by one in expected.csv of a folded design."""
+    g = folded["f532a"]
+    bad = tmp_path / "f532a"
+    shutil.copytree(g.out, bad)
+    expected = bad / "vectors" / "expected.csv"
+    rows = [list(map(int, line.split(","))) for line in expected.read_text().split()]
+    rows[5][1] += 1
+    expected.write_text("".join(",".join(map(str, row)) + "\n" for row in rows))
+    r = run_benches({"f532a": bad}, tmp_path / "vo")
+    assert r.returncode != 0
+    assert "vector 5: logit 1" in r.stdout, r.stdout[-3000:]
+
+
+def test_folded_weights_coe_packs_lanes_by_pass(folded):
+    """coe/<name>_l0_weights.coe of 100 -> 13 with 3 lanes: 5 passes x 100 words; word
+    p * 100 + i holds weight i of neurons 3p, 3p + 1, 3p + 2 (lane 0 in the low bits), 0 in
+    the lanes of the last pass beyond neuron 12."""
+    g = folded["f100a"]
+    W = g.q.W[0]
+    text = (g.coe / "f100a_l0_weights.coe").read_text()
+    words = re.search(r"memory_initialization_vector=\s*(.*);", text, re.S).group(1)
+    words = [int(w, 16) for w in words.replace("\n", "").split(",")]
+    assert len(words) == 5 * 100
+    for p in range(5):
+        for i in (0, 37, 99):
+            for lane in range(3):
+                field = (words[p * 100 + i] >> (8 * lane)) & 0xFF
+                want = int(W[3 * p + lane, i]) & 0xFF if 3 * p + lane < 13 else 0
+                assert field == want, (p, i, lane)
+
+
+def test_pe_options_on_the_command_line(tmp_path):
+    m = random_float_model([20, 6, 3], 1)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0], W1=m.W[1], b1=m.b[1])
+
+    def vg(*args):
+        return subprocess.run([sys.executable, "vhdl_generator.py", str(tmp_path / "net.npz"),
+                               *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+    ok = vg("--out", tmp_path / "a", "--pe", "4,9")
+    assert ok.returncode == 0, ok.stderr
+    assert "folded: layer 0 4 lanes x 2 passes" in ok.stdout
+    # 9 lanes for a layer of 3 neurons: one lane per neuron, and the summary says so
+    assert "note: --pe 9 for layer 1, which has 3 neurons: one lane per neuron (3)" in ok.stdout
+    r = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert [(x["pe"], x["passes"]) for x in r["layers"]] == [(4, 2), (3, 1)]
+    for args, named in ((["--pe", "0"], "not '0'"), (["--pe", "2,x"], "not '2,x'"),
+                        (["--pe", "1,2,3"], "3 values for 2 layers")):
+        bad = vg("--out", tmp_path / "b", *args)
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: --pe") and named in lines[0]
+        assert not (tmp_path / "b").exists()
+
+
+def test_folding_a_wide_layer_is_refused_with_what_to_do(tmp_path):
+    model = random_float_model([20, 3], 4)
+    model.input_scale = 1 / 65535
+    with pytest.raises(gen.GeneratorError, match=r"more than 32.*--pe 3"):
+        gen.generate(model, out=tmp_path / "w", name="w", vectors=gen.default_vectors(20, 16, 2),
+                     opts=gen.Options(weight_bits=16, input_bits=16, pe=[2]),
+                     log=lambda *_: None)
+    assert not (tmp_path / "w").exists()
