@@ -98,6 +98,11 @@ def examples() -> list[Example]:
         Example("mnist_256_10_pe64", random_float_model([784, 256, 10], 13),
                 Options(pe=[64, 10])),            # 4 passes of 64 lanes, 74 multipliers
         Example("extremes_w8_pe1", extremes_model(784, 8), Options(pe=[1])),
+        # layers in flight: an image every slowest-layer clocks through the AXI4-Stream wrapper
+        Example("mnist_256_10_flight", random_float_model([784, 256, 10], 13),
+                Options(in_flight=True)),
+        Example("odd_100_13_7_10_flight", random_float_model([100, 13, 7, 10], 15),
+                Options(in_flight=True)),
         # output-bound: the AXI4-Stream wrapper's 101 result beats take longer than the
         # 6-clock inference, so an image comes out every 101 clocks, not every latency + 1
         Example("wide_3_100", random_float_model([3, 100], 16)),

@@ -73,6 +73,8 @@ class Options:
     # folding: multiply-accumulate lanes per layer (None: one per neuron; one value: every
     # layer; a list: one per layer), hardware_plan.py
     pe: list[int] | None = None
+    # layers in flight: layer k works on the next image while layer k + 1 finishes this one
+    in_flight: bool = False
     part: str = DEFAULT_PART
     # the clock the design is meant to run at (MHz): report.json's inferences per second
     # at it, and implement.py's constraint (a target until a router says it is met)
@@ -226,7 +228,8 @@ def default_vectors(n_inputs: int, input_bits: int, n: int = DEFAULT_VECTORS,
 def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") -> DesignPlan:
     """The hardware plan of q with the options' hardware choices (hardware_plan)."""
     try:
-        plan = plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom, opts.pe)
+        plan = plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom, opts.pe,
+                           opts.in_flight)
     except ValueError as exc:    # --pe with a count of values that does not fit
         raise GeneratorError(f"--pe for {source} ({' -> '.join(map(str, q.topology))}): "
                              f"{exc}") from None
@@ -282,6 +285,9 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
         "part": plan.part, "dsp_budget": plan.dsp_budget,
         "neurons_per_rom": "all" if plan.neurons_per_rom is None else plan.neurons_per_rom,
         "latency_cycles": plan.latency_cycles,
+        # layers in flight: the interval between images is the slowest stage's clocks
+        "in_flight": plan.in_flight,
+        "interval_cycles": plan.axis_period_cycles,
         "ideal_cycles": plan.ideal_cycles,
         "layers": layers,
         "input_buffer": {"depth": plan.input_buffer_depth, "width": plan.input_bits},
@@ -297,6 +303,7 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
         "axis": {"entity": f"{name}_axis", "s_axis_bits": plan.s_axis_bits,
                  "m_axis_bits": plan.m_axis_bits, "m_axis_beats": q.topology[-1] + 1,
                  "input_buffer_words": 2 * plan.input_buffer_depth,  # two images
+                 "result_slots": plan.result_slots,
                  # back to back without backpressure (DesignPlan.axis_period_cycles)
                  "image_period_cycles": plan.axis_period_cycles},
         "capacity": plan.capacity,
@@ -442,6 +449,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
                                    for j, v in enumerate(q.b[l])], 8),
             "roms": roms,
             "pe": hw.pe, "passes": hw.passes, "folded": hw.folded,
+            "in_flight": plan.in_flight, "cycles": hw.cycles,
             "w_addr_bits": hw.w_addr_bits,
             "lane_acc_min_vhdl": vhdl_integer(min(lo, 0)), "lane_acc_max": max(hi, 0),
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_macs,
@@ -474,6 +482,9 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
            "class_bits": plan.class_bits, "latency": plan.latency_cycles,
            "s_axis_bits": plan.s_axis_bits, "m_axis_bits": plan.m_axis_bits,
            "wide_logits": plan.wide_logits,
+           "in_flight": plan.in_flight, "argmax_gate": plan.argmax_gate,
+           "n_slots": plan.result_slots,
+           "interval": plan.axis_period_cycles,
            "layers": layers_ctx}
     files[f"{name}_pkg.vhd"] = render("network_pkg.vhd.j2", f"{name}_pkg: network sizes", **net)
     files[f"{name}_core.vhd"] = render("core.vhd.j2", f"{name}_core: layers + argmax", **net)
@@ -724,6 +735,12 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "in ceil(neurons / P) passes over its inputs, P times fewer "
                         "multipliers for about that many times the clocks; a value above a "
                         "layer's neurons is one lane per neuron (default: one per neuron)")
+    h.add_argument("--in-flight", action="store_true",
+                   help="layers in flight: layer k takes the next image while layer k + 1 "
+                        "finishes this one (each hidden layer keeps a copy of its results "
+                        "for the next: more flip-flops), so images follow each other every "
+                        "slowest-layer clocks instead of every latency + 1 (the AXI4-Stream "
+                        "wrapper streams them so); the latency of one image is unchanged")
     h.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
                    help=f"the clock the design is meant for (default {DEFAULT_CLOCK_MHZ:g}): "
                         "report.json's inferences per second at it, and the constraint of "
@@ -754,6 +771,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    neurons_per_rom=parse_neurons_per_rom(args.neurons_per_rom),
                    dsp_budget=check_dsp_budget(args.dsp_budget), part=part,
                    pe=parse_per_layer(getattr(args, "pe", None), "--pe"),
+                   in_flight=bool(getattr(args, "in_flight", False)),
                    clock_mhz=check_clock_mhz(args.clock_mhz))
 
 

@@ -19,6 +19,14 @@ it computes its neurons in passes = ceil(n_out / PE) sweeps of its inputs, neuro
 j mod PE during pass j // PE (the lanes of the last pass beyond n_out hold zero weights and
 their results are dropped); the passes follow each other without a gap, so the layer takes
 passes x n_in + x_latency + 5 clocks. The default is PE = n_out: one pass.
+
+Layers in flight (in_flight): each hidden layer hands its results to the next layer as a
+copy (the read port reads the copy), so layer k takes the next image while layer k + 1
+works on this one; the interval between images is then the slowest layer's clocks (each
+layer may take a new image in the clock of its own done), unless the last layer is not
+longer than the argmax (then it waits for the argmax: its clocks + the argmax's + 1), and
+never less than the AXI4-Stream wrapper's result beats (classes + 1). Without it the core
+takes one image at a time: latency + 1.
 """
 from __future__ import annotations
 
@@ -162,6 +170,7 @@ class DesignPlan:
     dsp_budget: int
     neurons_per_rom: int | None          # as asked (None: all of a layer's)
     pe: list[int | None]                 # lanes per layer as asked (None: one per neuron)
+    in_flight: bool                      # layers work on consecutive images at once
     input_bits: int
     weight_bits: int
     latency_cycles: int                  # start to done, argmax included
@@ -205,13 +214,33 @@ class DesignPlan:
     def axis_period_cycles(self) -> int:
         """Clocks between results through the AXI4-Stream wrapper, images back to back and
         no backpressure: the core takes the next image the clock after done, unless sending
-        the result (one beat per clock) is slower."""
-        return max(self.latency_cycles + 1, self.layers[-1].n_out + 1)
+        the result (one beat per clock) is slower. With layers in flight: the slowest stage
+        (see the module's docstring)."""
+        beats = self.layers[-1].n_out + 1
+        if not self.in_flight:
+            return max(self.latency_cycles + 1, beats)
+        stage = max(x.cycles for x in self.layers)
+        if self.argmax_gate:
+            stage = max(stage, self.layers[-1].cycles + argmax_latency(self.layers[-1].n_out) + 1)
+        return max(stage, beats)
+
+    @property
+    def result_slots(self) -> int:
+        """Results the AXI4-Stream wrapper can hold (templates/axis.vhd.j2): an image starts
+        only when images in the core + results waiting are fewer. One being sent and one
+        being computed; in flight, one per layer and one in the argmax too."""
+        return len(self.layers) + 2 if self.in_flight else 2
+
+    @property
+    def argmax_gate(self) -> bool:
+        """Layers in flight: the last layer is not longer than the argmax, so it may start
+        only when the argmax is idle (templates/core.vhd.j2)."""
+        return self.layers[-1].cycles <= argmax_latency(self.layers[-1].n_out)
 
 
 def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
                 neurons_per_rom_asked: int | None,
-                pe_asked: list[int] | None = None) -> DesignPlan:
+                pe_asked: list[int] | None = None, in_flight: bool = False) -> DesignPlan:
     """The plan of design q: lanes (PE) and passes per layer, ROM packing, the DSP budget
     spent on the layers' lanes in order (the lanes beyond it get LUT multipliers),
     latencies, and the capacity check against the part."""
@@ -240,7 +269,8 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))))
     plan = DesignPlan(
         layers=layers, part=part, dsp_budget=dsp_budget,
-        neurons_per_rom=neurons_per_rom_asked, pe=pe_per_layer, input_bits=q.input_bits,
+        neurons_per_rom=neurons_per_rom_asked, pe=pe_per_layer, in_flight=in_flight,
+        input_bits=q.input_bits,
         weight_bits=q.weight_bits,
         latency_cycles=sum(x.cycles for x in layers) + argmax_latency(q.topology[-1]),
         ideal_cycles=sum(q.topology[:-1]), input_buffer_depth=1 << addr_bits(q.topology[0]),

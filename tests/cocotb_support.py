@@ -44,7 +44,13 @@ WIDE_INPUTS = {"wide_5_3_2": ([5, 3, 2], 14, {"input_bits": 12, "weight_bits": 5
                "lut_5_3_2": ([5, 3, 2], 14, {"dsp_budget": 2, "neurons_per_rom": 2})}
 # folded (issue 15): 3 lanes per layer, 13, 7 and 10 neurons in 5, 3 and 4 passes, the
 # first 4 lanes in DSP blocks, the others in LUTs
-FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4})}
+FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4}),
+          # layers in flight (issue 15 item 2): layer 0 the slowest stage; a folded layer 1
+          # the slowest (layer 0 waits with its results); a last layer shorter than the
+          # argmax (it waits for the argmax)
+          "flight_100_13_7_10": ([100, 13, 7, 10], 15, {"in_flight": True}),
+          "flight_5_40_3": ([5, 40, 3], 14, {"in_flight": True, "pe": [7]}),
+          "flight_3_12": ([3, 12], 16, {"in_flight": True})}
 
 
 def make_design(folder: Path, key: str) -> Path:

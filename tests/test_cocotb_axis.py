@@ -190,7 +190,8 @@ if cocotb is not None:
         tb = Bench(dut)
         await tb.start()
         d = tb.design
-        X = d.random_images(10, seed=34)
+        slots = d.report["axis"]["result_slots"]
+        X = d.random_images(slots + 8, seed=34)
         # 1. reset when about half of an image has gone in
         await tb.source.send(AxiStreamFrame([int(v) for v in X[0]]))
         while tb.beats_in < max(1, d.n_inputs // 2):
@@ -202,12 +203,13 @@ if cocotb is not None:
         for x in X[1:3]:
             await tb.source.send(AxiStreamFrame([int(v) for v in x]))
         tb.check(await tb.receive(2), tb.expected_frames(X[1:3]), "after the first reset")
-        # 2. m_axis held back: two results wait in the wrapper, two more images are
-        #    buffered, a fifth is half in; then reset
+        # 2. m_axis held back: as many results as the wrapper has slots wait in it (two, or
+        #    more with layers in flight), two more images are buffered, the next is half
+        #    in; then reset
         tb.sink.pause = True
-        for x in X[3:8]:
+        for x in X[3:slots + 6]:
             await tb.source.send(AxiStreamFrame([int(v) for v in x]))
-        await ClockCycles(dut.aclk, 3 * d.latency + 2 * d.n_inputs)
+        await ClockCycles(dut.aclk, (slots + 1) * d.latency + 2 * d.n_inputs)
         assert dut.m_axis_tvalid.value == 1, "no result waiting: the scenario is not set up"
         assert dut.s_axis_tready.value == 0, "input not stalled: the scenario is not set up"
         await tb.reset()
@@ -216,9 +218,10 @@ if cocotb is not None:
         tb.sink.pause = False
         await ClockCycles(dut.aclk, 2 * d.latency)
         assert tb.sink.empty(), "a result from before the reset came out after it"
-        for x in X[8:10]:
+        for x in X[slots + 6:slots + 8]:
             await tb.source.send(AxiStreamFrame([int(v) for v in x]))
-        tb.check(await tb.receive(2), tb.expected_frames(X[8:10]), "after the second reset")
+        tb.check(await tb.receive(2), tb.expected_frames(X[slots + 6:slots + 8]),
+                 "after the second reset")
         await tb.no_more_output(2 * d.latency)
 
 

@@ -165,3 +165,61 @@ def test_folding_a_wide_layer_is_refused_with_what_to_do(tmp_path):
                      opts=gen.Options(weight_bits=16, input_bits=16, pe=[2]),
                      log=lambda *_: None)
     assert not (tmp_path / "w").exists()
+
+
+# Layers in flight (issue 15 item 2): name, topology, options, latency and interval by hand.
+# The interval is the slowest stage: a layer's clocks (it takes the next image in the clock
+# of its own done), or, for a last layer not longer than the argmax, its clocks + the
+# argmax's + 1 (it waits for the argmax), and at least the result's beats (classes + 1).
+FLIGHT = [
+    # layer 1 (3 + 10 + 5 = 18) is slower than layer 0 (5 + 1 + 5 = 11)
+    ("g532", [5, 3, 2], dict(in_flight=True), 11 + 18 + 2, 18),
+    # layer 0 folded into 7 lanes, 6 passes: 6 * 5 + 6 = 36; layer 1: 40 + 15 = 55
+    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 36 + 55 + 3, 55),
+    # one layer of 3 + 6 = 9 clocks, 12 classes: 9 + 12 + 1
+    ("g312", [3, 12], dict(in_flight=True), 9 + 12, 22),
+    # four layers: 36, 35, 35, 35
+    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 36 + 3 * 35 + 10, 36),
+]
+
+
+@pytest.fixture(scope="module")
+def in_flight(tmp_path_factory) -> dict[str, gen.Generated]:
+    tmp = tmp_path_factory.mktemp("flight")
+    return {name: gen.generate(random_float_model(topology, 40 + k), out=tmp / name, name=name,
+                               vectors=gen.default_vectors(topology[0], 8, 12),
+                               opts=gen.Options(**opts), log=lambda *_: None)
+            for k, (name, topology, opts, _, _) in enumerate(FLIGHT)}
+
+
+def test_layers_in_flight_stream_at_the_slowest_stage(in_flight, tmp_path):
+    """The AXI4-Stream bench checks every result after the first against the report's
+    interval, and the report's interval is the hand-derived one; the top-level bench still
+    measures the latency of one image."""
+    for name, topology, _, latency, interval in FLIGHT:
+        r = in_flight[name].report
+        assert r["in_flight"] is True and r["latency_cycles"] == latency, name
+        assert r["interval_cycles"] == r["axis"]["image_period_cycles"] == interval, name
+        assert interval <= latency + 1  # equal when the last layer waits for the argmax
+    r = run_benches({name: g.out for name, g in in_flight.items()}, tmp_path / "vo")
+    assert r.returncode == 0, r.stdout[-4000:]
+    passed = set(re.findall(r"^pass .*?lib_(\w+)\.(tb_\w+)\.(\w+)", r.stdout, re.M))
+    for name, *_ in FLIGHT:
+        assert (name, f"tb_{name}_axis", "test_back_to_back") in passed
+        assert (name, f"tb_{name}", "test_all_vectors") in passed
+
+
+def test_in_flight_interval_check_can_fail(in_flight, tmp_path):
+    """The same bench with the interval one clock off fails, naming the clocks."""
+    g = in_flight["g532"]
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from pathlib import Path\n"
+              "import vunit_run\n"
+              "vu = vunit_run.make_vunit(['lib_g532.tb_g532_axis.*'], output_path=Path(%r))\n"
+              "lib = vunit_run.add_network(vu, 'g532', Path(%r))\n"
+              "lib.test_bench('tb_g532_axis').set_generic('PERIOD_CLOCKS', 17)\n"
+              "vu.main()\n" % (str(ROOT), str(tmp_path / "vo"), str(g.out)))
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode != 0
+    assert "clocks since the previous result - Got 18. Expected 17" in r.stdout, r.stdout[-3000:]
