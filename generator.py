@@ -73,6 +73,7 @@ class Options:
     # folding: multiply-accumulate lanes per layer (None: one per neuron; one value: every
     # layer; a list: one per layer), hardware_plan.py
     pe: list[int] | None = None
+    simd: list[int] | None = None       # inputs per clock per layer (None: 1)
     # layers in flight: layer k works on the next image while layer k + 1 finishes this one
     in_flight: bool = False
     part: str = DEFAULT_PART
@@ -227,18 +228,22 @@ def default_vectors(n_inputs: int, input_bits: int, n: int = DEFAULT_VECTORS,
 
 def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") -> DesignPlan:
     """The hardware plan of q with the options' hardware choices (hardware_plan)."""
+    where = f"{source} ({' -> '.join(map(str, q.topology))})"
+    for option, values in (("--pe", opts.pe), ("--simd", opts.simd)):
+        if values is not None and len(values) not in (1, q.n_layers):
+            raise GeneratorError(f"{option} for {where}: {len(values)} values for "
+                                 f"{q.n_layers} layers: give one value, or one per layer")
     try:
         plan = plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom, opts.pe,
-                           opts.in_flight)
-    except ValueError as exc:    # --pe with a count of values that does not fit
-        raise GeneratorError(f"--pe for {source} ({' -> '.join(map(str, q.topology))}): "
-                             f"{exc}") from None
+                           opts.in_flight, opts.simd)
+    except ValueError as exc:    # SIMD asked of a later layer
+        raise GeneratorError(f"--simd for {where}: {exc}") from None
     for x in plan.layers:
-        if x.folded and x.wide:
+        if (x.folded or x.simd > 1) and x.wide:
             raise GeneratorError(
-                f"--pe for {source}: layer {x.layer}'s accumulators need {x.acc_bits} bits, "
-                f"more than 32, and folding such a layer is not built yet: give it "
-                f"--pe {x.n_out} (one lane per neuron)")
+                f"--pe/--simd for {source}: layer {x.layer}'s accumulators need "
+                f"{x.acc_bits} bits, more than 32, and folding such a layer is not built yet: "
+                f"give it --pe {x.n_out} (one lane per neuron) and --simd 1")
     return plan
 
 
@@ -256,10 +261,11 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
             "acc_min": x.acc_min, "acc_max": x.acc_max, "x_latency": x.x_latency,
             "cycles": x.cycles,
             "pe": x.pe, "passes": x.passes, "pe_asked": plan.pe[l],
+            "simd": x.simd, "groups": x.groups,
             "rom": {"count": x.n_roms, "neurons_per_rom": x.pack, "depth": x.rom_depth,
                     "used_words": x.used_words, "width": x.rom_width},
             "ramb18": x.ramb18,
-            "mac_multipliers": x.pe,
+            "mac_multipliers": x.pe * x.simd,
             "dsp_macs": x.dsp_macs,
             "lut_macs": x.lut_macs,
             "requant_multipliers": x.requant_multipliers,
@@ -449,10 +455,11 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
                                    for j, v in enumerate(q.b[l])], 8),
             "roms": roms,
             "pe": hw.pe, "passes": hw.passes, "folded": hw.folded,
+            "simd": hw.simd, "groups": hw.groups, "lane_roms": hw.folded or hw.simd > 1,
             "in_flight": plan.in_flight, "cycles": hw.cycles,
             "w_addr_bits": hw.w_addr_bits,
             "lane_acc_min_vhdl": vhdl_integer(min(lo, 0)), "lane_acc_max": max(hi, 0),
-            "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_macs,
+            "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_lanes,
             "dsp_budget": plan.dsp_budget,
             "rom_note": _rom_note(hw.rom_depth, hw.rom_width, hw.n_roms),
         }
@@ -478,6 +485,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     n_outputs = q.W[-1].shape[0]
     net = {"n_inputs": q.topology[0], "input_bits": q.input_bits,
            "input_addr_bits": plan.layers[0].addr_bits, "n_outputs": n_outputs,
+           "input_simd": plan.layers[0].simd,
            "logit_bits": plan.layers[-1].acc_bits,
            "class_bits": plan.class_bits, "latency": plan.latency_cycles,
            "s_axis_bits": plan.s_axis_bits, "m_axis_bits": plan.m_axis_bits,
@@ -513,7 +521,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
                                                            f"{name} test vector {v}")
     for l in range(q.n_layers):
         files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(
-            q.W[l], q.weight_bits, f"{name} layer {l} weights", plan.layers[l].pe)
+            q.W[l], q.weight_bits, f"{name} layer {l} weights", plan.layers[l].pe,
+            plan.layers[l].simd)
 
     import io
     buf = io.BytesIO()
@@ -618,27 +627,34 @@ def write_layer_weights_mem(npz_path: str | Path, out: str | Path | None = None,
     return g.out / f"{g.name}_l{layer}_weights.vhd"
 
 
-def weights_coe(Wq: np.ndarray, weight_bits: int, title: str, pe: int | None = None) -> str:
+def weights_coe(Wq: np.ndarray, weight_bits: int, title: str, pe: int | None = None,
+                simd: int = 1) -> str:
     """Weights .coe: word i packs all neurons' weight i, neuron 0 in the low bits. Folded
-    into pe lanes (hardware_plan.py): word p * n_in + i packs weight i of neurons p * pe ..
-    p * pe + pe - 1, lane 0 in the low bits, 0 where there is no such neuron."""
+    into pe lanes taking simd inputs per clock (hardware_plan.py): word p * groups + g packs,
+    lane by lane (lane 0 in the low bits), weights g * simd .. g * simd + simd - 1 of neuron
+    p * pe + lane (input g * simd in the low bits of the lane's field), 0 where there is no
+    such neuron or input."""
     n_out, n_in = Wq.shape
     pe = n_out if pe is None else pe
-    passes = -(-n_out // pe)
+    passes, groups = -(-n_out // pe), -(-n_in // simd)
     mask = (1 << weight_bits) - 1
-    width = pe * weight_bits
+    width = pe * simd * weight_bits
     words = []
     for p in range(passes):
-        for i in range(n_in):
+        for g in range(groups):
             word = 0
             for j in range(min(pe, n_out - p * pe)):
-                word |= (int(Wq[p * pe + j, i]) & mask) << (j * weight_bits)
+                for k in range(min(simd, n_in - g * simd)):
+                    w = int(Wq[p * pe + j, g * simd + k]) & mask
+                    word |= w << ((j * simd + k) * weight_bits)
             words.append("%0*X" % ((width + 3) // 4, word))
-    what = (f"{n_in} words of {width} bits ({n_out} neurons x {weight_bits}-bit "
-            f"two's complement, neuron 0 in the low bits)" if passes == 1 else
-            f"{passes} passes x {n_in} words of {width} bits ({pe} lanes x {weight_bits}-bit "
-            f"two's complement, lane 0 in the low bits; word p * {n_in} + i: weight i of "
-            f"neurons p * {pe} + lane)")
+    if passes == 1 and simd == 1:
+        what = (f"{n_in} words of {width} bits ({n_out} neurons x {weight_bits}-bit "
+                f"two's complement, neuron 0 in the low bits)")
+    else:
+        what = (f"{passes} passes x {groups} words of {width} bits ({pe} lanes x {simd} "
+                f"inputs x {weight_bits}-bit two's complement, lane 0 in the low bits; word "
+                f"p * {groups} + g: inputs g * {simd} .. of neurons p * {pe} + lane)")
     return (f"; {title}: {what}\n"
             f"memory_initialization_radix=16;\nmemory_initialization_vector=\n"
             + ",\n".join(words) + ";\n")
@@ -735,6 +751,11 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "in ceil(neurons / P) passes over its inputs, P times fewer "
                         "multipliers for about that many times the clocks; a value above a "
                         "layer's neurons is one lane per neuron (default: one per neuron)")
+    h.add_argument("--simd", default=None, metavar="S[,S...]",
+                   help="inputs per clock per layer (one value for every layer, or one per "
+                        "layer; only the first layer may take more than 1 so far): S times "
+                        "the multipliers of each lane for about S times fewer clocks; a value "
+                        "above a layer's inputs is one clock per pass (default 1)")
     h.add_argument("--in-flight", action="store_true",
                    help="layers in flight: layer k takes the next image while layer k + 1 "
                         "finishes this one (each hidden layer keeps a copy of its results "
@@ -772,6 +793,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    dsp_budget=check_dsp_budget(args.dsp_budget), part=part,
                    pe=parse_per_layer(getattr(args, "pe", None), "--pe"),
                    in_flight=bool(getattr(args, "in_flight", False)),
+                   simd=parse_per_layer(getattr(args, "simd", None), "--simd"),
                    clock_mhz=check_clock_mhz(args.clock_mhz))
 
 

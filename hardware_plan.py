@@ -19,14 +19,18 @@ it computes its neurons in passes = ceil(n_out / PE) sweeps of its inputs, neuro
 j mod PE during pass j // PE (the lanes of the last pass beyond n_out hold zero weights and
 their results are dropped); the passes follow each other without a gap, so the layer takes
 passes x n_in + x_latency + 5 clocks. The default is PE = n_out: one pass.
+SIMD (the first layer only, for now): the layer takes SIMD inputs per clock, groups =
+ceil(n_in / SIMD) per pass (the missing inputs of the last group have zero weights), each
+lane multiplies SIMD weights and adds the SIMD products in one more register stage: passes x
+groups + x_latency + 6 clocks, pe x simd multipliers.
 
 Layers in flight (in_flight): each hidden layer hands its results to the next layer as a
 copy (the read port reads the copy), so layer k takes the next image while layer k + 1
 works on this one; the interval between images is then the slowest layer's clocks (each
 layer may take a new image in the clock of its own done), unless the last layer is not
 longer than the argmax (then it waits for the argmax: its clocks + the argmax's + 1), and
-never less than the AXI4-Stream wrapper's result beats (classes + 1). Without it the core
-takes one image at a time: latency + 1.
+never less than the AXI4-Stream wrapper's result beats (classes + 1) or its input beats
+(one code per beat: n_in). Without it the core takes one image at a time: latency + 1.
 """
 from __future__ import annotations
 
@@ -85,10 +89,15 @@ def wide_acc(acc_bits: int) -> bool:
     return acc_bits > qf.NARROW_ACC_BITS
 
 
-def layer_cycles(n_in: int, layer: int, passes: int = 1) -> int:
-    """Clocks from a layer's start to its done: one input per clock in each pass, the
+def layer_cycles(n_in: int, layer: int, passes: int = 1, simd: int = 1) -> int:
+    """Clocks from a layer's start to its done: SIMD inputs per clock in each pass, the
     inputs' read latency, and the multiply-accumulate pipeline."""
-    return passes * n_in + x_latency(layer) + MAC_STAGES
+    return passes * math.ceil(n_in / simd) + x_latency(layer) + MAC_STAGES + simd_stages(simd)
+
+
+def simd_stages(simd: int) -> int:
+    """Register stages after the multipliers that add a lane's SIMD products (layer.vhd.j2)."""
+    return 0 if simd == 1 else 1
 
 
 def lanes(n_out: int, asked: int | None) -> int:
@@ -141,21 +150,24 @@ class LayerPlan:
     x_latency: int           # clocks from input address to input value
     cycles: int              # clocks from start to done
     pe: int                  # multiply-accumulate lanes (n_out: one per neuron)
+    simd: int                # inputs per clock (1: one)
+    groups: int              # clocks per pass: ceil(n_in / simd)
     passes: int              # sweeps of the inputs: ceil(n_out / pe)
     addr_bits: int           # the input address bus
-    w_addr_bits: int         # the weights ROMs' address bus: pass x n_in + input
-    pack: int                # lanes per ROM word
+    w_addr_bits: int         # the weights ROMs' address bus: pass x groups + group
+    pack: int                # lanes per ROM word (each with simd weights)
     n_roms: int              # weights ROMs
     rom_depth: int           # words per ROM (a power of two)
     rom_width: int           # bits per word: pack x weight_bits
     ramb18: int              # RAMB18-equivalents of all its ROMs
-    dsp_macs: int            # lanes 0 .. dsp_macs-1 multiply in DSP blocks
-    lut_macs: int            # the other lanes, in LUT multipliers
+    dsp_lanes: int           # lanes 0 .. dsp_lanes-1 multiply in DSP blocks
+    dsp_macs: int            # their multipliers: dsp_lanes x simd
+    lut_macs: int            # the other lanes' multipliers, in LUTs
     requant_multipliers: int  # a hidden layer's requantizer: 2 DSP multipliers (3 if wide), else 0
 
     @property
     def used_words(self) -> int:
-        return self.passes * self.n_in
+        return self.passes * self.groups
 
     @property
     def folded(self) -> bool:
@@ -192,7 +204,7 @@ class DesignPlan:
 
     @property
     def multipliers(self) -> int:
-        return sum(x.pe + x.requant_multipliers for x in self.layers)
+        return sum(x.pe * x.simd + x.requant_multipliers for x in self.layers)
 
     @property
     def dsp_macs(self) -> int:
@@ -216,7 +228,8 @@ class DesignPlan:
         no backpressure: the core takes the next image the clock after done, unless sending
         the result (one beat per clock) is slower. With layers in flight: the slowest stage
         (see the module's docstring)."""
-        beats = self.layers[-1].n_out + 1
+        # the result's beats out, the image's beats in (one input code per s_axis beat)
+        beats = max(self.layers[-1].n_out + 1, self.layers[0].n_in)
         if not self.in_flight:
             return max(self.latency_cycles + 1, beats)
         stage = max(x.cycles for x in self.layers)
@@ -240,32 +253,38 @@ class DesignPlan:
 
 def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
                 neurons_per_rom_asked: int | None,
-                pe_asked: list[int] | None = None, in_flight: bool = False) -> DesignPlan:
+                pe_asked: list[int] | None = None, in_flight: bool = False,
+                simd_asked: list[int] | None = None) -> DesignPlan:
     """The plan of design q: lanes (PE) and passes per layer, ROM packing, the DSP budget
     spent on the layers' lanes in order (the lanes beyond it get LUT multipliers),
     latencies, and the capacity check against the part."""
     layers = []
     left = dsp_budget
     pe_per_layer = per_layer(pe_asked, q.n_layers)
+    simd_per_layer = per_layer(simd_asked, q.n_layers)
     for l in range(q.n_layers):
         n_out, n_in = q.W[l].shape
         pe = lanes(n_out, pe_per_layer[l])
-        passes = math.ceil(n_out / pe)
+        simd = lanes(n_in, simd_per_layer[l]) if simd_per_layer[l] is not None else 1
+        if simd > 1 and l > 0:
+            raise ValueError(f"SIMD {simd} for layer {l}: only the first layer takes several "
+                             f"inputs per clock so far; give the later layers 1")
+        passes, groups = math.ceil(n_out / pe), math.ceil(n_in / simd)
         pack = neurons_per_rom(pe, neurons_per_rom_asked)
-        n_dsp = min(pe, left)
-        left -= n_dsp
-        depth, width = 1 << addr_bits(passes * n_in), pack * q.weight_bits
+        n_dsp = min(pe, left // simd)
+        left -= n_dsp * simd
+        depth, width = 1 << addr_bits(passes * groups), pack * simd * q.weight_bits
         n_roms = math.ceil(pe / pack)
         lo, hi = q.acc_range(l)
         layers.append(LayerPlan(
             layer=l, n_in=n_in, n_out=n_out, hidden=l < q.n_layers - 1,
             input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
             acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
-            cycles=layer_cycles(n_in, l, passes), pe=pe, passes=passes,
-            addr_bits=addr_bits(n_in), w_addr_bits=addr_bits(passes * n_in), pack=pack,
-            n_roms=n_roms, rom_depth=depth, rom_width=width,
-            ramb18=n_roms * ramb18_per_rom(depth, width), dsp_macs=n_dsp,
-            lut_macs=pe - n_dsp,
+            cycles=layer_cycles(n_in, l, passes, simd), pe=pe, simd=simd, groups=groups,
+            passes=passes, addr_bits=addr_bits(n_in), w_addr_bits=addr_bits(passes * groups),
+            pack=pack, n_roms=n_roms, rom_depth=depth, rom_width=width,
+            ramb18=n_roms * ramb18_per_rom(depth, width), dsp_lanes=n_dsp,
+            dsp_macs=n_dsp * simd, lut_macs=(pe - n_dsp) * simd,
             requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))))
     plan = DesignPlan(
         layers=layers, part=part, dsp_budget=dsp_budget,

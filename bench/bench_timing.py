@@ -34,21 +34,25 @@ import output_files  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_timing.py -->"
 END = "<!-- END bench_timing.py -->"
-# name, topology, weights seed, DSP budget (None: the generator's default); 784-256-10
-# with the budget that fits the LFE5U-85F's 156 MULT18X18D: 150 multiply-accumulates + the
-# requantizer's 2 (implement.check_multipliers_fit), 116 neurons on LUT multipliers
-CASES = [("net_5_3_2", [5, 3, 2], 1, None), ("net_100_13_7_10", [100, 13, 7, 10], 3, None),
-         ("mnist_1", [784, 1], 11, None), ("mnist_10", [784, 10], 12, None),
-         ("mnist_256_10", [784, 256, 10], 13, 150)]
+# name, topology, weights seed, generator options (generator.Options). 784-256-10 unfolded
+# with the DSP budget that fits the LFE5U-85F's 156 MULT18X18D: 150 multiply-accumulates +
+# the requantizer's 2 (implement.check_multipliers_fit), 116 neurons on LUT multipliers;
+# folded into 128 + 10 lanes (2 passes over the pixels for layer 0), every multiplier in a
+# MULT18X18D, layers in flight
+CASES = [("net_5_3_2", [5, 3, 2], 1, {}), ("net_100_13_7_10", [100, 13, 7, 10], 3, {}),
+         ("mnist_1", [784, 1], 11, {}), ("mnist_10", [784, 10], 12, {}),
+         ("mnist_256_10", [784, 256, 10], 13, {"dsp_budget": 150}),
+         ("mnist_256_10_pe128", [784, 256, 10], 13, {"pe": [128, 10], "in_flight": True})]
 
 
-def measure(name: str, topology: list[int], seed: int, dsp_budget: int | None,
+def measure(name: str, topology: list[int], seed: int, options: dict,
             seeds: list[int], clock_mhz: float, work: Path) -> dict:
     out = work / name
     g = generator.generate(examples.random_float_model(topology, seed), out=out, name=name,
                            vectors=generator.default_vectors(topology[0], 8, 4),
-                           opts=generator.Options(dsp_budget=dsp_budget), log=lambda *_: None)
-    row = {"name": name, "topology": topology, "cycles": g.report["latency_cycles"],
+                           opts=generator.Options(**options), log=lambda *_: None)
+    row = {"name": name, "topology": topology, "options": options,
+           "cycles": g.report["latency_cycles"],
            "interval": g.report["axis"]["image_period_cycles"]}
     t0 = time.perf_counter()
     try:
@@ -66,21 +70,30 @@ def measure(name: str, topology: list[int], seed: int, dsp_budget: int | None,
     return row
 
 
+def flag(key: str, value) -> str:
+    """A generator option as its command-line flag: pe [128, 10] -> --pe 128,10."""
+    name = "--" + key.replace("_", "-")
+    if value is True:
+        return name
+    return f"{name} {','.join(map(str, value)) if isinstance(value, list) else value}"
+
+
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"Measured by `python bench/bench_timing.py` on {meta['machine']}, "
              f"{meta['part']}, nextpnr-ecp5 out of context, "
              f"{meta.get('clock_mhz', 100):g} MHz constraint, seeds "
              f"{meta['seeds']}; load (1-minute average) before/after each network's run in the last column.",
              "",
-             "| network | cycles | Fmax MHz (seeds) | critical path (seed "
+             "| network | cycles | interval | Fmax MHz (seeds) | critical path (seed "
              f"{meta['seeds'][0]}) | LUT4 | FF | DP16KD | MULT18X18D | inferences/s at Fmax "
              "| Yosys s / MB | nextpnr s / MB (per seed) | load |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        topo = "-".join(map(str, r["topology"]))
+        topo = "-".join(map(str, r["topology"])) + "".join(
+            f", {flag(k, v)}" for k, v in r.get("options", {}).items())
         if not r["placed"]:
-            lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | not placed: "
-                         f"{r['why'][:160]} | | | | | | | | | |")
+            lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {r.get('interval', '')} | "
+                         f"not placed: {r['why'][:160]} | | | | | | | | | |")
             continue
         cp, u, s = r["critical_path"], r["used"], r["seconds"]
         mb = r.get("peak_memory_mb", {})
@@ -89,7 +102,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         path = (f"{cp['total_ns']} ns ({cp['logic_ns']} logic): "
                 f"{implement.design_part(cp['from'])} -> "
                 f"{implement.design_part(cp['to'])}") if cp else "-"
-        lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {seeds} | {path} | "
+        lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {r.get('interval', '')} | "
+                     f"{seeds} | {path} | "
                      f"{u.get('LUT4', 0)} | {u.get('FF', 0)} | {u.get('DP16KD', 0)} | "
                      f"{u.get('MULT18X18D', 0)} | {r['inferences_per_second_at_fmax']:,.0f} | "
                      f"{s.get('yosys')} / {mb.get('yosys', '-')} | "
@@ -119,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": round(os.getloadavg()[0], 2)}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bram_mlp_timing_") as tmp:
-        for name, topology, seed, dsp_budget in CASES:
+        for name, topology, seed, options in CASES:
             if args.only and name not in args.only.split(","):
                 continue
             print(f"{name} ({'-'.join(map(str, topology))}) ...", flush=True)
-            row = measure(name, topology, seed, dsp_budget, args.seeds, args.clock_mhz,
+            row = measure(name, topology, seed, options, args.seeds, args.clock_mhz,
                           Path(tmp))
             rows.append(row)
             print(f"{name}: " + (f"Fmax {row['fmax_by_seed']} MHz" if row["placed"]

@@ -3,6 +3,9 @@
 -- Write port: wr_en, wr_addr, wr_data (one word per clock). Read port: rd_en, rd_addr;
 -- rd_data is registered, valid one clock after rd_en (like a Block Memory Generator
 -- with its output register off). Maps to block RAM or LUT RAM.
+-- READS > 1 (a first layer taking several inputs per clock): rd_data holds the words at
+-- rd_addr .. rd_addr + READS - 1 (rd_addr in the low bits; addresses wrap around), read
+-- from READS copies of the RAM that every write goes to.
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
@@ -14,7 +17,8 @@ entity input_buffer is
   generic (
     DEPTH     : positive := 784;  -- words
     ADDR_BITS : positive := 10;
-    DATA_BITS : positive := 8
+    DATA_BITS : positive := 8;
+    READS     : positive := 1   -- words read per clock
   );
   port (
     clk     : in  std_logic;
@@ -23,35 +27,40 @@ entity input_buffer is
     wr_data : in  std_logic_vector(DATA_BITS - 1 downto 0);
     rd_en   : in  std_logic;
     rd_addr : in  std_logic_vector(ADDR_BITS - 1 downto 0);
-    rd_data : out std_logic_vector(DATA_BITS - 1 downto 0)
+    rd_data : out std_logic_vector(READS * DATA_BITS - 1 downto 0)
   );
 end entity input_buffer;
 
 architecture rtl of input_buffer is
   type ram_t is array (0 to 2 ** ADDR_BITS - 1) of std_logic_vector(DATA_BITS - 1 downto 0);
-  signal ram : ram_t := (others => (others => '0'));
 begin
 
   assert 2 ** ADDR_BITS >= DEPTH
     report "input_buffer: ADDR_BITS too small for DEPTH"
     severity failure;
 
-  p_write : process (clk)
+  g_copy : for r in 0 to READS - 1 generate
+    -- copy r of the image: written like the others, read at rd_addr + r
+    signal ram : ram_t := (others => (others => '0'));
   begin
-    if rising_edge(clk) then
-      if wr_en = '1' then
-        ram(slv_to_int(wr_addr, false)) <= wr_data;
+    p_write : process (clk)
+    begin
+      if rising_edge(clk) then
+        if wr_en = '1' then
+          ram(slv_to_int(wr_addr, false)) <= wr_data;
+        end if;
       end if;
-    end if;
-  end process p_write;
+    end process p_write;
 
-  p_read : process (clk)
-  begin
-    if rising_edge(clk) then
-      if rd_en = '1' then
-        rd_data <= ram(slv_to_int(rd_addr, false));
+    p_read : process (clk)
+    begin
+      if rising_edge(clk) then
+        if rd_en = '1' then
+          rd_data((r + 1) * DATA_BITS - 1 downto r * DATA_BITS) <=
+            ram((slv_to_int(rd_addr, false) + r) mod 2 ** ADDR_BITS);
+        end if;
       end if;
-    end if;
-  end process p_read;
+    end process p_read;
+  end generate g_copy;
 
 end architecture rtl;

@@ -50,7 +50,10 @@ FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4
           # argmax (it waits for the argmax)
           "flight_100_13_7_10": ([100, 13, 7, 10], 15, {"in_flight": True}),
           "flight_5_40_3": ([5, 40, 3], 14, {"in_flight": True, "pe": [7]}),
-          "flight_3_12": ([3, 12], 16, {"in_flight": True})}
+          "flight_3_12": ([3, 12], 16, {"in_flight": True}),
+          # 4 inputs per clock in layer 0 (a 4-read input buffer), 5 lanes, in flight
+          "simd_100_13_7_10": ([100, 13, 7, 10], 15, {"simd": [4, 1, 1], "pe": [5],
+                                                      "in_flight": True})}
 
 
 def make_design(folder: Path, key: str) -> Path:

@@ -48,6 +48,15 @@ CASES = [
     ("f2040", [20, 40, 3], dict(pe=[16]), (3 * 20 + 6) + (40 + 15) + 3, [3, 1]),
     # one layer: the lab wiring (weights memory + layer) is among its benches
     ("f78410", [784, 10], dict(pe=[3]), 4 * 784 + 6 + 10, [4]),
+    # SIMD (first layer): ceil(n_in / S) groups per pass, one more stage (the products' sum)
+    ("f532s", [5, 3, 2], dict(simd=[2, 1]), (3 + 1 + 5 + 1) + (3 + 15) + 2, [1, 1]),
+    # S above the inputs: one group
+    ("f532t", [5, 3, 2], dict(simd=[9, 1]), (1 + 7) + 18 + 2, [1, 1]),
+    ("f100s", [100, 13, 7, 10], dict(simd=[3, 1, 1], pe=[4]),
+     (4 * 34 + 7) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
+    # 16 inputs per clock, 3 lanes, a DSP budget of 20: one lane's 16 multipliers in DSP
+    # blocks, the other two lanes' 32 in LUTs; the lab wiring again
+    ("f784s", [784, 10], dict(simd=[16], pe=[3], dsp_budget=20), 4 * 49 + 7 + 10, [4]),
 ]
 
 
@@ -82,10 +91,14 @@ def test_plan_follows_the_folding_rule(folded):
         r = folded[name].report
         assert [x["passes"] for x in r["layers"]] == passes, name
         assert r["latency_cycles"] == latency, name
-        assert r["axis"]["image_period_cycles"] == latency + 1, name
-        # multipliers: one per lane
+        # through the AXI4-Stream wrapper: latency + 1, or the image's input beats (one
+        # code per beat) when that is longer (784 inputs at 16 per clock)
+        assert r["axis"]["image_period_cycles"] == max(latency + 1, topology[0]), name
+        # multipliers: one per lane and input taken per clock
         assert r["totals"]["dsp_macs"] + r["totals"]["lut_macs"] == sum(
-            x["pe"] for x in r["layers"])
+            x["pe"] * x["simd"] for x in r["layers"])
+    assert folded["f784s"].report["layers"][0]["dsp_macs"] == 16
+    assert folded["f784s"].report["layers"][0]["lut_macs"] == 32
 
 
 def test_every_bench_of_folded_designs_passes(folded, tmp_path):
@@ -149,11 +162,13 @@ def test_pe_options_on_the_command_line(tmp_path):
     r = json.loads((tmp_path / "a" / "report.json").read_text())
     assert [(x["pe"], x["passes"]) for x in r["layers"]] == [(4, 2), (3, 1)]
     for args, named in ((["--pe", "0"], "not '0'"), (["--pe", "2,x"], "not '2,x'"),
-                        (["--pe", "1,2,3"], "3 values for 2 layers")):
+                        (["--pe", "1,2,3"], "3 values for 2 layers"),
+                        (["--simd", "2"], "only the first layer"),
+                        (["--simd", "0,1"], "not '0,1'")):
         bad = vg("--out", tmp_path / "b", *args)
         assert bad.returncode == 2 and "Traceback" not in bad.stderr
         lines = bad.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: --pe") and named in lines[0]
+        assert len(lines) == 1 and lines[0].startswith(f"error: {args[0]}") and named in lines[0]
         assert not (tmp_path / "b").exists()
 
 
