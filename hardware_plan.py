@@ -26,9 +26,11 @@ groups + x_latency + 6 clocks, pe x simd multipliers.
 
 Layers in flight (in_flight): each hidden layer hands its results to the next layer as a
 copy (the read port reads the copy), so layer k takes the next image while layer k + 1
-works on this one; the interval between images is then the slowest layer's clocks (each
-layer may take a new image in the clock of its own done), unless the last layer is not
-longer than the argmax (then it waits for the argmax: its clocks + the argmax's + 1), and
+works on this one; the interval between images is then the slowest layer's clocks (layer
+0 may take a new image in the clock of its own done, a later layer one clock after that:
+it sees the layer before it idle through a register), unless the last layer is not longer
+than the argmax (then it waits for the argmax: its clocks + the argmax's + 1, + 2 after a
+hidden layer), and
 never less than the AXI4-Stream wrapper's result beats (classes + 1) or its input beats
 (one code per beat: n_in). Without it the core takes one image at a time: latency + 1.
 """
@@ -232,9 +234,12 @@ class DesignPlan:
         beats = max(self.layers[-1].n_out + 1, self.layers[0].n_in)
         if not self.in_flight:
             return max(self.latency_cycles + 1, beats)
-        stage = max(x.cycles for x in self.layers)
+        # a later layer starts one clock after the one before sees it idle (registered)
+        stage = max([self.layers[0].cycles] + [x.cycles + 1 for x in self.layers[1:]])
         if self.argmax_gate:
-            stage = max(stage, self.layers[-1].cycles + argmax_latency(self.layers[-1].n_out) + 1)
+            extra = 1 if len(self.layers) == 1 else 2
+            stage = max(stage, self.layers[-1].cycles + argmax_latency(self.layers[-1].n_out)
+                        + extra)
         return max(stage, beats)
 
     @property
