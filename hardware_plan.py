@@ -52,6 +52,8 @@ M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits
 # RAMB18E1 shapes (depth, width) for one read port: 16Kx1 .. 1Kx18, and 512x36 for a ROM
 # (a ROM reads through both ports' data pins in simple dual-port mode)
 RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+RAMB36_SHAPES = ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2),
+                 (32768, 1))
 # LUTs of one LUT multiplier, per weight bit x input bit: 101 LUT multipliers of 8 x 8 bits
 # cost about 13,400 LUT in the Yosys estimate of 784->256->10 (README, Estimate), 2 per bit
 LUTS_PER_LUT_MULT_BIT = 2
@@ -69,11 +71,14 @@ def addr_bits(n: int) -> int:
 
 
 def ramb18_per_rom(depth: int, width: int) -> int:
-    """RAMB18E1s (RAMB18-equivalents) for one depth x width ROM."""
-    for max_depth, max_width in RAMB18_SHAPES:
-        if depth <= max_depth:
-            return math.ceil(width / max_width)
-    return math.ceil(depth / 16384) * width
+    """RAMB18-equivalents for one depth x width ROM: RAMB18E1s, or RAMB36E1s (two each)
+    where they take fewer (4096 words: a RAMB36 holds 9 bits of a word, two RAMB18 8)."""
+    def count(shapes, cost: int) -> int:
+        for max_depth, max_width in shapes:
+            if depth <= max_depth:
+                return cost * math.ceil(width / max_width)
+        return cost * math.ceil(depth / shapes[-1][0]) * width
+    return min(count(RAMB18_SHAPES, 1), count(RAMB36_SHAPES, 2))
 
 
 def s_axis_bits(input_bits: int) -> int:

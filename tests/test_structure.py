@@ -145,3 +145,13 @@ def test_plan_figures_follow_the_documented_rules():
     assert [x.cycles for x in plan.layers] == [790, 271]
     assert plan.axis_period_cycles == 1072
     assert plan.capacity["needs"]["DSP48E1"] == 167
+
+
+def test_rom_block_rams_take_the_cheaper_primitive():
+    """A 4096 x 512-bit ROM (784->256 folded into 64 lanes: 4 passes x 784 words) takes 57
+    RAMB36 (4096 x 9 each) = 114 RAMB18-equivalents, not 128 RAMB18 (4096 x 4 each): the
+    Yosys estimate of that design maps 118 in all (114 + 3 for layer 1 + 1 input buffer,
+    README). Shapes where both take the same stay as they were: 1024 x 2048 bits 114."""
+    import hardware_plan as hp
+    assert hp.ramb18_per_rom(4096, 512) == 114
+    assert hp.ramb18_per_rom(1024, 2048) == 114 and hp.ramb18_per_rom(256, 80) == 3
