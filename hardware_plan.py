@@ -7,9 +7,9 @@ figures, estimate.py checks the ROMs it finds against them and the benches quote
 To change how a layer is laid out in hardware, start here.
 
 Timing of one layer (see templates/layer.vhd.j2): the layer takes one input per clock;
-an input arrives x_latency clocks after its address (1 from the input buffer / block RAM,
-10 from a hidden layer: a two-stage select, then the requantizer's 8 stages) and goes through the
-multiply-accumulate pipeline (5 registers: the memories' output registers, the
+an input arrives x_latency clocks after its address (2 from the input buffer: its block RAM
+and the output register beside it; 10 from a hidden layer: a two-stage select, then the
+requantizer's 8 stages) and goes through the multiply-accumulate pipeline (5 registers: the memories' output registers, the
 multiplier's input, pipeline and output registers, the sum), so a layer of n_in inputs
 takes n_in + x_latency + 5 clocks from start to done. The argmax compares one logit per
 clock: N clocks for N outputs (1 for a single output).
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import quantization_functions as qf
 from fpga_parts import PARTS
 
-FIRST_LAYER_X_LATENCY = 1   # input buffer / block RAM: data one clock after the address
+FIRST_LAYER_X_LATENCY = 2   # input buffer: its block RAM and output register (hdl/input_buffer.vhd)
 REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the parts, round, shift, saturate
 SELECT_STAGES = 2           # layer.vhd.j2 p_select: within groups of 16 neurons, then the group
 HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port

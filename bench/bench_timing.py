@@ -3,6 +3,12 @@
 
     python bench/bench_timing.py [--seeds 1,2,3] [--clock-mhz 125] [--only NAME,...]
                                  [--json bench/timing.json] [--markdown docs/timing.md]
+    python bench/bench_timing.py --examples [--seeds 1] [--only NAME,...]
+
+--examples: the same for every example network of `python vunit_run.py` (examples.py,
+their own weights and options), one seed by default, into bench/timing_examples.json and
+the second table of docs/timing.md. An example with more multipliers in DSP blocks than
+the part's MULT18X18D is refused by implement.py at once and recorded so.
 
 For each network below (seeded random weights, int8, the generator's defaults, as the
 example networks): implement.py on LFE5U-85F-6BG381C out of context (Yosys synth_ecp5,
@@ -34,6 +40,8 @@ import output_files  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_timing.py -->"
 END = "<!-- END bench_timing.py -->"
+BEGIN_EX = "<!-- BEGIN bench_timing.py --examples -->"
+END_EX = "<!-- END bench_timing.py --examples -->"
 # name, topology, weights seed, generator options (generator.Options). 784-256-10 unfolded
 # with the DSP budget that fits the LFE5U-85F's 156 MULT18X18D: 150 multiply-accumulates +
 # the requantizer's 2 (implement.check_multipliers_fit), 116 neurons on LUT multipliers;
@@ -51,6 +59,27 @@ def measure(name: str, topology: list[int], seed: int, options: dict,
     g = generator.generate(examples.random_float_model(topology, seed), out=out, name=name,
                            vectors=generator.default_vectors(topology[0], 8, 4),
                            opts=generator.Options(**options), log=lambda *_: None)
+    return implement_row(g, name, topology, options, seeds, clock_mhz)
+
+
+def example_options(ex: examples.Example) -> dict:
+    """The generator options an example sets (those that differ from the defaults)."""
+    default = generator.Options()
+    return {k: v for k, v in vars(ex.opts).items() if v != getattr(default, k)}
+
+
+def measure_example(ex: examples.Example, seeds: list[int], clock_mhz: float,
+                    work: Path) -> dict:
+    """An example network as vunit_run.py generates it, placed and routed."""
+    g = generator.generate(ex.model, out=work / ex.name, name=ex.name,
+                           vectors=generator.default_vectors(ex.model.topology[0], 8, 4),
+                           opts=ex.opts, log=lambda *_: None)
+    return implement_row(g, ex.name, list(g.q.topology), example_options(ex), seeds, clock_mhz)
+
+
+def implement_row(g, name: str, topology: list[int], options: dict, seeds: list[int],
+                  clock_mhz: float) -> dict:
+    out = g.out
     row = {"name": name, "topology": topology, "options": options,
            "cycles": g.report["latency_cycles"],
            "interval": g.report["axis"]["image_period_cycles"]}
@@ -79,7 +108,8 @@ def flag(key: str, value) -> str:
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
-    lines = [f"Measured by `python bench/bench_timing.py` on {meta['machine']}, "
+    command = "python bench/bench_timing.py" + (" --examples" if meta.get("examples") else "")
+    lines = [f"Measured by `{command}` on {meta['machine']}, "
              f"{meta['part']}, nextpnr-ecp5 out of context, "
              f"{meta.get('clock_mhz', 100):g} MHz constraint, seeds "
              f"{meta['seeds']}; load (1-minute average) before/after each network's run in the last column.",
@@ -113,32 +143,50 @@ def markdown(rows: list[dict], meta: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=implement.parse_seeds, default=[1, 2, 3])
+    p.add_argument("--examples", action="store_true",
+                   help="the example networks of vunit_run.py instead (one seed by default), "
+                        "into bench/timing_examples.json and docs/timing.md's second table")
+    p.add_argument("--seeds", type=implement.parse_seeds, default=None,
+                   help="placement seeds (default 1,2,3; with --examples 1)")
     p.add_argument("--clock-mhz", type=float, default=125.0,
                    help="the constraint nextpnr places and routes for (default 125)")
     p.add_argument("--only", default=None,
                    help="networks by name, comma-separated (default: all); the JSON keeps "
                         "the other networks' rows of the last run")
-    p.add_argument("--json", type=Path, default=ROOT / "bench" / "timing.json")
+    p.add_argument("--json", type=Path, default=None,
+                   help="default bench/timing.json (--examples: bench/timing_examples.json)")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "timing.md")
     p.add_argument("--table-only", action="store_true",
                    help="rewrite the markdown table from the JSON, measuring nothing")
     args = p.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = [1] if args.examples else [1, 2, 3]
+    if args.json is None:
+        args.json = ROOT / "bench" / ("timing_examples.json" if args.examples else "timing.json")
+    markers = (BEGIN_EX, END_EX) if args.examples else (BEGIN, END)
     if args.table_only:
         data = json.loads(args.json.read_text())
-        write_markdown(args.markdown, markdown(data["rows"], data["meta"]))
+        write_markdown(args.markdown, markdown(data["rows"], data["meta"]), markers)
         return 0
+    if args.examples:
+        cases = [(ex.name, ex) for ex in examples.examples()]
+    else:
+        cases = [(name, (topology, seed, options)) for name, topology, seed, options in CASES]
     meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
             "part": implement.DEFAULT_ECP5, "seeds": args.seeds, "clock_mhz": args.clock_mhz,
-            "load_before": round(os.getloadavg()[0], 2)}
+            "load_before": round(os.getloadavg()[0], 2), "examples": args.examples}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bram_mlp_timing_") as tmp:
-        for name, topology, seed, options in CASES:
+        for name, case in cases:
             if args.only and name not in args.only.split(","):
                 continue
-            print(f"{name} ({'-'.join(map(str, topology))}) ...", flush=True)
-            row = measure(name, topology, seed, options, args.seeds, args.clock_mhz,
-                          Path(tmp))
+            print(f"{name} ...", flush=True)
+            if args.examples:
+                row = measure_example(case, args.seeds, args.clock_mhz, Path(tmp))
+            else:
+                topology, seed, options = case
+                row = measure(name, topology, seed, options, args.seeds, args.clock_mhz,
+                              Path(tmp))
             rows.append(row)
             print(f"{name}: " + (f"Fmax {row['fmax_by_seed']} MHz" if row["placed"]
                                  else f"not placed: {row['why']}"), flush=True)
@@ -151,22 +199,26 @@ def main(argv: list[str] | None = None) -> int:
         old = {r["name"]: {"load": [last["meta"]["load_before"], last["meta"]["load_after"]],
                            **r} for r in last["rows"]}
         old.update({r["name"]: r for r in rows})
-        rows = [old[name] for name, *_ in CASES if name in old]
+        rows = [old[name] for name, _ in cases if name in old]
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, meta)
     print(text)
-    write_markdown(args.markdown, text)
+    write_markdown(args.markdown, text, markers)
     return 0
 
 
-def write_markdown(path: Path | None, text: str) -> None:
-    """The table between the markers of path (created with a heading if new)."""
+def write_markdown(path: Path | None, text: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    """The table between the markers of path (created with a heading if new; the markers
+    appended if the file lacks them)."""
     if not path:
         return
+    begin, end = markers
     old = path.read_text() if path.exists() else (
         "# Timing\n\nAt what clock the generated designs run, placed and routed with "
-        f"open tools (implement.py).\n\n{BEGIN}\n{END}\n")
-    a, b = old.index(BEGIN) + len(BEGIN), old.index(END)
+        "open tools (implement.py).\n\n")
+    if begin not in old:
+        old = old.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    a, b = old.index(begin) + len(begin), old.index(end)
     path.write_text(old[:a] + "\n" + text + "\n" + old[b:])
 
 

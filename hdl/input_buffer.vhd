@@ -1,8 +1,15 @@
 -- input_buffer: simple dual-port RAM holding one input image (one word per input).
 --
 -- Write port: wr_en, wr_addr, wr_data (one word per clock). Read port: rd_en, rd_addr;
--- rd_data is registered, valid one clock after rd_en (like a Block Memory Generator
--- with its output register off). Maps to block RAM or LUT RAM.
+-- rd_data is valid two clocks after rd_en: the RAM's read register, then its output
+-- register (like a Block Memory Generator with its Primitives Output Register on, the
+-- default). The output register is there for speed: a block RAM's data leaves it late in
+-- the clock (5.8 ns on ECP5-6), and the first layer fans the input out to all its
+-- multipliers; with nothing but a register beside the RAM, that fan-out gets a clock of
+-- its own (docs/timing.md). Vivado puts the register into the RAMB's own (DOB_REG).
+-- Maps to block RAM or LUT RAM. A read and a write of the same address in one clock is
+-- never done (the image is written before start, or into the half not being read), so
+-- the ECP5 flow lets synthesis leave such a collision's result undefined (implement.py).
 -- READS > 1 (a first layer taking several inputs per clock): rd_data holds the words at
 -- rd_addr .. rd_addr + READS - 1 (rd_addr in the low bits; addresses wrap around), read
 -- from READS copies of the RAM that every write goes to.
@@ -42,6 +49,7 @@ begin
   g_copy : for r in 0 to READS - 1 generate
     -- copy r of the image: written like the others, read at rd_addr + r
     signal ram : ram_t := (others => (others => '0'));
+    signal q   : std_logic_vector(DATA_BITS - 1 downto 0) := (others => '0');  -- read register
   begin
     p_write : process (clk)
     begin
@@ -56,9 +64,9 @@ begin
     begin
       if rising_edge(clk) then
         if rd_en = '1' then
-          rd_data((r + 1) * DATA_BITS - 1 downto r * DATA_BITS) <=
-            ram((slv_to_int(rd_addr, false) + r) mod 2 ** ADDR_BITS);
+          q <= ram((slv_to_int(rd_addr, false) + r) mod 2 ** ADDR_BITS);
         end if;
+        rd_data((r + 1) * DATA_BITS - 1 downto r * DATA_BITS) <= q;  -- output register
       end if;
     end process p_read;
   end generate g_copy;

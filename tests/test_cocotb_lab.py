@@ -45,7 +45,7 @@ def lab_wiring(name: str, n_layers: int) -> str:
         f"entity {LAB_ENTITY} is", "  port (",
         "    clk    : in  std_logic;", "    rst    : in  std_logic;",
         "    start  : in  std_logic;", "    done   : out std_logic;",
-        "    -- to the test-input Block Memory Generator (read latency 1)",
+        "    -- to the test-input Block Memory Generator (read latency 2: output register on)",
         "    x_en   : out std_logic;",
         f"    x_addr : out std_logic_vector(work.{name}_l0_pkg.ADDR_BITS_c - 1 downto 0);",
         f"    x_data : in  std_logic_vector(work.{name}_l0_pkg.IN_BITS_c - 1 downto 0);",
@@ -81,9 +81,9 @@ def lab_wiring(name: str, n_layers: int) -> str:
             f"  i_l{k}_weights : entity work.{name}_l{k}_weights",
             f"    port map (clk => clk, addr => l{k}_w_addr, dout => l{k}_w_data);",
             f"  i_l{k}_layer : entity work.{name}_l{k}_layer",
-            # docs/vivado_block_design.md: X_LATENCY 1 after the input memory, 10 after a
-            # hidden layer's activation port
-            f"    generic map (X_LATENCY => {1 if k == 0 else 10}, EXTERNAL_WEIGHTS => true)",
+            # docs/vivado_block_design.md: X_LATENCY 2 after the input memory (its output
+            # register on), 10 after a hidden layer's activation port
+            f"    generic map (X_LATENCY => {2 if k == 0 else 10}, EXTERNAL_WEIGHTS => true)",
             f"    port map (clk => clk, rst => rst, start => {go}, busy => open, "
             f"done => l{k}_done,",
             f"              {x},",
@@ -103,11 +103,14 @@ def read_input_coe(path: Path) -> list[int]:
 
 
 async def block_ram(dut, memory: list[int]) -> None:
-    """A Block Memory Generator port (read latency 1) answering x_en/x_addr."""
+    """A Block Memory Generator port answering x_en/x_addr with read latency 2 (Primitives
+    Output Register on): the RAM's read register, then the output register."""
+    read = 0
     while True:
         await RisingEdge(dut.clk)
+        dut.x_data.value = read  # the output register takes what the RAM read last clock
         if dut.x_en.value == 1:
-            dut.x_data.value = memory[dut.x_addr.value.to_unsigned()]
+            read = memory[dut.x_addr.value.to_unsigned()]
 
 
 if cocotb is not None:

@@ -3,7 +3,7 @@ them in passes over its inputs. Every generated bench of folded designs (top lev
 cycle count, AXI4-Stream wrapper with the interval, weights memories and, for one layer,
 the lab wiring through the weights memory) passes against the integer reference model,
 on shapes where the lanes do not divide the neurons; the latencies are worked out here by
-hand from the rule in hardware_plan.py: per layer passes x inputs + read latency (1, or 10
+hand from the rule in hardware_plan.py: per layer passes x inputs + read latency (2, or 10
 after a hidden layer) + 5, plus one clock per class."""
 from __future__ import annotations
 
@@ -28,35 +28,35 @@ pytestmark = pytest.mark.skipif(GHDL is None, reason="GHDL is not installed")
 
 # name, topology, options, latency by hand, passes by hand
 CASES = [
-    # 3 neurons in 1 lane: 3 passes; 2 in 1: 2 passes: (3*5+1+5) + (2*3+10+5) + 2
-    ("f532a", [5, 3, 2], dict(pe=[1]), 21 + 21 + 2, [3, 2]),
+    # 3 neurons in 1 lane: 3 passes; 2 in 1: 2 passes: (3*5+2+5) + (2*3+10+5) + 2
+    ("f532a", [5, 3, 2], dict(pe=[1]), 22 + 21 + 2, [3, 2]),
     # 2 lanes for 3 neurons (lane 1 idle in pass 2); the last layer has 2 neurons: one pass
-    ("f532b", [5, 3, 2], dict(pe=[2]), (2 * 5 + 6) + (3 + 15) + 2, [2, 1]),
-    ("f100a", [100, 13, 7, 10], dict(pe=[3]), (5 * 100 + 6) + (3 * 13 + 15)
+    ("f532b", [5, 3, 2], dict(pe=[2]), (2 * 5 + 7) + (3 + 15) + 2, [2, 1]),
+    ("f100a", [100, 13, 7, 10], dict(pe=[3]), (5 * 100 + 7) + (3 * 13 + 15)
      + (4 * 7 + 15) + 10, [5, 3, 4]),
     # one value per layer, 4 DSP lanes: the others multiply in LUTs
     ("f100b", [100, 13, 7, 10], dict(pe=[5, 1, 7], dsp_budget=4),
-     (3 * 100 + 6) + (7 * 13 + 15) + (2 * 7 + 15) + 10, [3, 7, 2]),
+     (3 * 100 + 7) + (7 * 13 + 15) + (2 * 7 + 15) + 10, [3, 7, 2]),
     ("f100c", [100, 13, 7, 10], dict(pe=[4], weight_bits=4),
-     (4 * 100 + 6) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
+     (4 * 100 + 7) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
     ("f100d", [100, 13, 7, 10], dict(pe=[2], weight_bits=12, encoding="fixed", frac_bits=10,
                                      dsp_budget=3),
-     (7 * 100 + 6) + (4 * 13 + 15) + (5 * 7 + 15) + 10, [7, 4, 5]),
+     (7 * 100 + 7) + (4 * 13 + 15) + (5 * 7 + 15) + 10, [7, 4, 5]),
     ("f100e", [100, 13, 7, 10], dict(pe=[5], per_neuron_scale=True),
-     (3 * 100 + 6) + (2 * 13 + 15) + (2 * 7 + 15) + 10, [3, 2, 2]),
+     (3 * 100 + 7) + (2 * 13 + 15) + (2 * 7 + 15) + 10, [3, 2, 2]),
     # 40 neurons in 16 lanes (8 idle in pass 3), read through the two-step select
-    ("f2040", [20, 40, 3], dict(pe=[16]), (3 * 20 + 6) + (40 + 15) + 3, [3, 1]),
+    ("f2040", [20, 40, 3], dict(pe=[16]), (3 * 20 + 7) + (40 + 15) + 3, [3, 1]),
     # one layer: the lab wiring (weights memory + layer) is among its benches
-    ("f78410", [784, 10], dict(pe=[3]), 4 * 784 + 6 + 10, [4]),
+    ("f78410", [784, 10], dict(pe=[3]), 4 * 784 + 7 + 10, [4]),
     # SIMD (first layer): ceil(n_in / S) groups per pass, one more stage (the products' sum)
-    ("f532s", [5, 3, 2], dict(simd=[2, 1]), (3 + 1 + 5 + 1) + (3 + 15) + 2, [1, 1]),
+    ("f532s", [5, 3, 2], dict(simd=[2, 1]), (3 + 2 + 5 + 1) + (3 + 15) + 2, [1, 1]),
     # S above the inputs: one group
-    ("f532t", [5, 3, 2], dict(simd=[9, 1]), (1 + 7) + 18 + 2, [1, 1]),
+    ("f532t", [5, 3, 2], dict(simd=[9, 1]), (1 + 8) + 18 + 2, [1, 1]),
     ("f100s", [100, 13, 7, 10], dict(simd=[3, 1, 1], pe=[4]),
-     (4 * 34 + 7) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
+     (4 * 34 + 8) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
     # 16 inputs per clock, 3 lanes, a DSP budget of 20: one lane's 16 multipliers in DSP
     # blocks, the other two lanes' 32 in LUTs; the lab wiring again
-    ("f784s", [784, 10], dict(simd=[16], pe=[3], dsp_budget=20), 4 * 49 + 7 + 10, [4]),
+    ("f784s", [784, 10], dict(simd=[16], pe=[3], dsp_budget=20), 4 * 49 + 8 + 10, [4]),
 ]
 
 
@@ -188,16 +188,16 @@ def test_folding_a_wide_layer_is_refused_with_what_to_do(tmp_path):
 # register), or, for a one-layer network whose layer is not longer than the argmax, its
 # clocks + the argmax's + 1 (it waits for the argmax), and at least the result's beats.
 FLIGHT = [
-    # layer 1 (3 + 10 + 5 = 18, + 1) is slower than layer 0 (5 + 1 + 5 = 11)
-    ("g532", [5, 3, 2], dict(in_flight=True), 11 + 18 + 2, 19),
-    # layer 0 folded into 7 lanes, 6 passes: 6 * 5 + 6 = 36; layer 1: 40 + 15 = 55, + 1
-    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 36 + 55 + 3, 56),
-    # one layer of 3 + 6 = 9 clocks, 12 classes: 9 + 12 + 1
-    ("g312", [3, 12], dict(in_flight=True), 9 + 12, 22),
-    # four layers: 36, 35 + 1, 35 + 1, 35 + 1
-    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 36 + 3 * 35 + 10, 36),
+    # layer 1 (3 + 10 + 5 = 18, + 1) is slower than layer 0 (5 + 2 + 5 = 12)
+    ("g532", [5, 3, 2], dict(in_flight=True), 12 + 18 + 2, 19),
+    # layer 0 folded into 7 lanes, 6 passes: 6 * 5 + 7 = 37; layer 1: 40 + 15 = 55, + 1
+    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 37 + 55 + 3, 56),
+    # one layer of 3 + 7 = 10 clocks, 12 classes: 10 + 12 + 1
+    ("g312", [3, 12], dict(in_flight=True), 10 + 12, 23),
+    # four layers: 37, 35 + 1, 35 + 1, 35 + 1: layer 0 is the slowest
+    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 37 + 3 * 35 + 10, 37),
     # two layers, the last (6 + 15 = 21) not longer than the argmax (24): 21 + 24 + 2
-    ("g6624", [6, 6, 24], dict(in_flight=True), 12 + 21 + 24, 47),
+    ("g6624", [6, 6, 24], dict(in_flight=True), 13 + 21 + 24, 47),
 ]
 
 
