@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget
-from hardware_plan import DesignPlan, plan_design, ramb18_per_rom
+from hardware_plan import DesignPlan, auto_dsp_for_macs, choose_fold, plan_design, ramb18_per_rom
 from model_files import (FloatModel, InputError, check_input_codes,
                          read_float_model, read_input_codes, read_test_input)
 
@@ -76,6 +76,10 @@ class Options:
     simd: list[int] | None = None       # inputs per clock per layer (None: 1)
     # layers in flight: layer k works on the next image while layer k + 1 finishes this one
     in_flight: bool = False
+    # let the tool choose the lanes (hardware_plan.choose_fold; layers in flight): "auto",
+    # the fastest fold that fits the part, or with target_fps the cheapest that reaches it
+    fold: str | None = None
+    target_fps: float | None = None
     part: str = DEFAULT_PART
     # the clock the design is meant to run at (MHz): report.json's inferences per second
     # at it, and implement.py's constraint (a target until a router says it is met)
@@ -233,6 +237,8 @@ def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") ->
         if values is not None and len(values) not in (1, q.n_layers):
             raise GeneratorError(f"{option} for {where}: {len(values)} values for "
                                  f"{q.n_layers} layers: give one value, or one per layer")
+    if opts.fold is not None or opts.target_fps is not None:
+        return auto_plan(q, opts, where)
     try:
         plan = plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom, opts.pe,
                            opts.in_flight, opts.simd)
@@ -244,6 +250,27 @@ def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") ->
                 f"--pe/--simd for {source}: layer {x.layer}'s accumulators need "
                 f"{x.acc_bits} bits, more than 32, and folding such a layer is not built yet: "
                 f"give it --pe {x.n_out} (one lane per neuron) and --simd 1")
+    return plan
+
+
+def auto_plan(q: qf.QuantizedModel, opts: Options, where: str) -> DesignPlan:
+    """--fold auto / --target-fps: the lanes hardware_plan.choose_fold picks, layers in
+    flight; the plan records the choice (report.json "fold")."""
+    chosen = "--target-fps" if opts.fold is None else "--fold auto"
+    if opts.pe is not None or opts.simd is not None:
+        raise GeneratorError(f"{chosen} chooses the lanes itself: leave out --pe and --simd "
+                             f"(or give them without {chosen})")
+    target = None
+    if opts.target_fps is not None:
+        target = math.floor(opts.clock_mhz * 1e6 / opts.target_fps)
+    try:
+        fold = choose_fold(q, opts.part, opts.dsp_budget, target)
+    except ValueError as exc:
+        raise GeneratorError(f"{chosen} for {where}: {exc}") from None
+    plan = plan_design(q, opts.part, auto_dsp_for_macs(q, opts.part, opts.dsp_budget),
+                       opts.neurons_per_rom, fold.pe, True, None)
+    plan.fold = {"mode": "target-fps" if opts.fold is None else "auto", **fold.as_dict(),
+                 "target_fps": opts.target_fps}
     return plan
 
 
@@ -293,6 +320,9 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
         "latency_cycles": plan.latency_cycles,
         # layers in flight: the interval between images is the slowest stage's clocks
         "in_flight": plan.in_flight,
+        # --fold auto / --target-fps: the lanes chosen, the predicted interval, what they
+        # cost by the tool's own count and what keeps a faster fold out (null otherwise)
+        "fold": plan.fold,
         "interval_cycles": plan.axis_period_cycles,
         "ideal_cycles": plan.ideal_cycles,
         "layers": layers,
@@ -762,6 +792,15 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "for the next: more flip-flops), so images follow each other every "
                         "slowest-layer clocks instead of every latency + 1 (the AXI4-Stream "
                         "wrapper streams them so); the latency of one image is unchanged")
+    h.add_argument("--fold", choices=["auto"], default=None,
+                   help="auto: choose the lanes per layer (--pe) and put the layers in flight: "
+                        "the fastest fold that fits --part (its DSP blocks, LUT multipliers "
+                        "up to half its LUTs, its block RAM), every layer given the fewest "
+                        "lanes that keep up with the slowest; the summary and report.json "
+                        "say what was chosen and what keeps a faster fold out")
+    h.add_argument("--target-fps", type=float, default=None, metavar="F",
+                   help="like --fold auto, but the cheapest fold that reaches F inferences "
+                        "per second at --clock-mhz (an image every clock / F clocks at most)")
     h.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
                    help=f"the clock the design is meant for (default {DEFAULT_CLOCK_MHZ:g}): "
                         "report.json's inferences per second at it, and the constraint of "
@@ -794,7 +833,15 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    pe=parse_per_layer(getattr(args, "pe", None), "--pe"),
                    in_flight=bool(getattr(args, "in_flight", False)),
                    simd=parse_per_layer(getattr(args, "simd", None), "--simd"),
+                   fold=getattr(args, "fold", None),
+                   target_fps=check_target_fps(getattr(args, "target_fps", None)),
                    clock_mhz=check_clock_mhz(args.clock_mhz))
+
+
+def check_target_fps(fps: float | None) -> float | None:
+    if fps is not None and not (fps > 0 and math.isfinite(fps)):
+        raise GeneratorError(f"--target-fps must be a positive number, not {fps:g}")
+    return fps
 
 
 def check_clock_mhz(mhz: float) -> float:

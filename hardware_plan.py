@@ -199,6 +199,7 @@ class DesignPlan:
     m_axis_bits: int
     class_bits: int
     capacity: dict = field(default_factory=dict)
+    fold: dict | None = None             # --fold auto / --target-fps: what was chosen, why
 
     @property
     def roms(self) -> int:
@@ -324,3 +325,125 @@ def capacity_check(plan: DesignPlan) -> dict:
             "LUT_multipliers_LUT": part["LUT"]}
     return {"part": plan.part, "needs": need, "has": have,
             "over": [k for k in need if need[k] > have[k]]}
+
+
+# --------------------------------------------------------------------------- --fold auto
+# What an automatic fold may spend beside the DSP blocks: LUT multipliers up to this share
+# of the part's LUTs (by LUTS_PER_LUT_MULT_BIT), leaving the rest to the accumulators,
+# ROM addressing and control (about 12,000 LUT for 784->256->10, README "Estimate").
+AUTO_LUT_MULT_SHARE = 0.5
+
+
+@dataclass
+class FoldChoice:
+    """The fold --fold auto / --target-fps picked, and why it is that one."""
+    pe: list[int]               # lanes per layer
+    interval: int               # predicted clocks between images, layers in flight
+    multipliers: int            # multiply-accumulate multipliers (the requantizers' apart)
+    dsp_macs: int               # of them in DSP blocks
+    lut_macs: int               # in LUTs
+    ramb18: int                 # weights ROMs + input buffer, RAMB18-equivalents
+    lut_mult_luts: int          # the LUT multipliers' LUTs (LUTS_PER_LUT_MULT_BIT)
+    limit: str                  # what keeps the next faster fold out ("" if none is faster)
+    target_interval: int | None = None  # --target-fps: the most clocks per image allowed
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def auto_dsp_for_macs(q: qf.QuantizedModel, part: str, dsp_budget: int | None) -> int:
+    """DSP blocks an automatic fold gives the lanes: the budget (default all of the part's)
+    less the requantizers'."""
+    requant = sum(requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))
+                  for l in range(q.n_layers))
+    budget = PARTS[part]["DSP48E1"] if dsp_budget is None else dsp_budget
+    return max(0, budget - requant)
+
+
+def stage_clocks(n_in: int, layer: int, passes: int) -> int:
+    """Clocks a layer holds an image with layers in flight (PE lanes, one input per
+    clock): its cycles, + 1 after the first (it sees the layer before idle a clock late)."""
+    return layer_cycles(n_in, layer, passes) + (1 if layer > 0 else 0)
+
+
+def lanes_within(n_in: int, n_out: int, layer: int, clocks: int, fold_ok: bool) -> int | None:
+    """The fewest lanes that let a layer hold an image at most `clocks` clocks (None: not
+    even one lane per neuron does). A layer that cannot be folded keeps a lane per neuron."""
+    most_passes = min(n_out, (clocks - stage_clocks(n_in, layer, 1)) // n_in + 1)
+    if most_passes < 1:
+        return None
+    return n_out if not fold_ok else math.ceil(n_out / most_passes)
+
+
+def fold_cost(q: qf.QuantizedModel, pe: list[int], dsp_for_macs: int) -> dict:
+    """Multipliers, DSP/LUT split (DSP blocks filled layer by layer, as plan_design does),
+    RAMB18 and the LUT multipliers' LUTs of a PE fold (one ROM per layer)."""
+    left, dsp, lut_macs, luts, ramb18 = dsp_for_macs, 0, 0, 0, 0
+    for l, lanes_l in enumerate(pe):
+        n_out, n_in = q.W[l].shape
+        n_dsp = min(lanes_l, left)
+        left -= n_dsp
+        dsp += n_dsp
+        lut_macs += lanes_l - n_dsp
+        luts += (lanes_l - n_dsp) * LUTS_PER_LUT_MULT_BIT * q.weight_bits * q.layer_input_bits(l)
+        passes = math.ceil(n_out / lanes_l)
+        ramb18 += ramb18_per_rom(1 << addr_bits(passes * n_in), lanes_l * q.weight_bits)
+    ramb18 += ramb18_per_rom(1 << addr_bits(q.topology[0]), q.input_bits)
+    return {"multipliers": sum(pe), "dsp_macs": dsp, "lut_macs": lut_macs, "ramb18": ramb18,
+            "lut_mult_luts": luts}
+
+
+def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
+                target_interval: int | None = None) -> FoldChoice:
+    """--fold auto (target_interval None): the fastest PE fold, layers in flight, that fits
+    the part: DSP blocks (dsp_budget, default all of the part's) for the requantizers and
+    as many lanes as they hold, LUT multipliers beyond them within AUTO_LUT_MULT_SHARE of
+    the LUTs, ROMs and input buffer within the RAMB18. Balanced: every layer gets the fewest
+    lanes that keep it within the slowest layer's clocks.
+    --target-fps (target_interval: the most clocks per image): the cheapest fold that
+    reaches it. ValueError when no fold fits (or none reaches the target)."""
+    have = PARTS[part]
+    dsp_for_macs = auto_dsp_for_macs(q, part, dsp_budget)
+    lut_limit = int(have["LUT"] * AUTO_LUT_MULT_SHARE)
+    fold_ok = [not wide_acc(q.acc_bits(l)) for l in range(q.n_layers)]
+
+    def fold_at(clocks: int) -> list[int] | None:
+        pe = [lanes_within(q.W[l].shape[1], q.W[l].shape[0], l, clocks, fold_ok[l])
+              for l in range(q.n_layers)]
+        return None if None in pe else pe
+
+    def why_not(cost: dict) -> str:
+        over = []
+        if cost["lut_mult_luts"] > lut_limit:
+            over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in DSP blocks "
+                        f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT, more "
+                        f"than {AUTO_LUT_MULT_SHARE:.0%} of the {have['LUT']:,})")
+        if cost["ramb18"] > have["RAMB18"]:
+            over.append(f"{cost['ramb18']} RAMB18 of {have['RAMB18']}")
+        return "; ".join(over)
+
+    candidates = sorted({stage_clocks(q.W[l].shape[1], l, p)
+                         for l in range(q.n_layers) for p in range(1, q.W[l].shape[0] + 1)})
+    if target_interval is not None:
+        candidates = [t for t in candidates if t <= target_interval][::-1]  # cheapest first
+    limit = ""
+    for clocks in candidates:
+        pe = fold_at(clocks)
+        if pe is None:
+            continue
+        cost = fold_cost(q, pe, dsp_for_macs)
+        reason = why_not(cost)
+        if reason:
+            limit = reason
+            if target_interval is not None:
+                break  # a faster fold costs more still
+            continue
+        interval = max(stage_clocks(q.W[l].shape[1], l, math.ceil(q.W[l].shape[0] / pe[l]))
+                       for l in range(q.n_layers))
+        return FoldChoice(pe=pe, interval=interval, limit=limit,
+                          target_interval=target_interval, **cost)
+    if target_interval is not None and not limit:
+        fastest = stage_clocks(max(q.topology[:-1]), 0, 1)
+        raise ValueError(f"no fold takes {target_interval} clocks per image or fewer: one "
+                         f"input per clock, the slowest layer needs about {fastest}")
+    raise ValueError(f"no fold fits {part}: {limit}")

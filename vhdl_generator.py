@@ -141,8 +141,19 @@ def print_summary(g: Generated) -> None:
         print("folded: " + ", ".join(
             f"layer {x['layer']} {plural(x['pe'], 'lane')} x {x['passes']} passes "
             f"({x['cycles']} clocks)" for x in folded))
+    fold = r.get("fold")
+    if fold:
+        what = ("the fastest that fits " + r["part"] if fold["mode"] == "auto" else
+                f"the cheapest that reaches {fold['target_fps']:,.0f} inferences/s at "
+                f"{r['clock_mhz']:g} MHz: {fold['target_interval']} clocks per image at most")
+        print(f"fold {'auto' if fold['mode'] == 'auto' else '--target-fps'}: lanes "
+              f"{','.join(map(str, fold['pe']))}, layers in flight, one image every "
+              f"{fold['interval']} clocks ({what}; by the tool's count {fold['dsp_macs']} "
+              f"multipliers in DSP blocks, {fold['lut_macs']} in LUTs, {fold['ramb18']} RAMB18 with the input buffer)")
+        if fold["limit"]:
+            print(f"a faster fold does not fit: {fold['limit']}")
     for x in r["layers"]:
-        if x.get("pe_asked") is not None and x["pe_asked"] > x["n_out"]:
+        if fold is None and x.get("pe_asked") is not None and x["pe_asked"] > x["n_out"]:
             print(f"note: --pe {x['pe_asked']} for layer {x['layer']}, which has "
                   f"{plural(x['n_out'], 'neuron')}: one lane per neuron ({x['n_out']})")
     print(f"target clock {r['clock_mhz']:g} MHz: one image every "

@@ -1,0 +1,114 @@
+"""--fold auto and --target-fps (issue 15 item 3): the tool chooses the lanes per layer
+(PE), layers in flight. The choices are worked out here by hand from the rules in
+hardware_plan.py (a layer of n_in inputs in p passes holds an image p x n_in + its read
+latency + 5 clocks, + 1 after the first layer; DSP blocks: the part's, less the
+requantizers' 2; LUT multipliers: 2 LUT per weight bit x input bit, within half the part's
+LUTs), and a chosen fold is simulated: bit-exact, the interval through the AXI4-Stream
+bench equal to the predicted one."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import generator as gen  # noqa: E402
+import hardware_plan as hp  # noqa: E402
+import quantization_functions as qf  # noqa: E402
+from examples import random_float_model  # noqa: E402
+from test_fold import run_benches  # noqa: E402
+
+
+def ones_model(topology: list[int], weight_bits: int = 8) -> qf.QuantizedModel:
+    """An integer model of the shape (the fold depends on shapes and widths only)."""
+    n = len(topology) - 1
+    return qf.QuantizedModel(
+        input_bits=8, weight_bits=weight_bits, act_bits=8, encoding="integer",
+        W=[np.ones((topology[l + 1], topology[l]), np.int64) for l in range(n)],
+        b=[np.zeros(topology[l + 1], np.int64) for l in range(n)],
+        M=[np.ones(k, np.int64) for k in topology[1:-1]],
+        S=[np.zeros(k, np.int64) for k in topology[1:-1]])
+
+
+def test_fastest_fold_that_fits_by_hand():
+    # 784 -> 256 -> 10 on xc7z020: one pass over the pixels needs 256 lanes (784 + 7 = 791
+    # clocks), the part's 220 DSP blocks less the requantizer's 2 take 218 of them, the
+    # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
+    # 53,200). Layer 1 may then take up to 791 clocks: (791 - 272) // 256 + 1 = 3 passes,
+    # ceil(10 / 3) = 4 lanes.
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020")
+    assert (c.pe, c.interval) == ([256, 4], 791)
+    assert (c.dsp_macs, c.lut_macs, c.lut_mult_luts) == (218, 42, 42 * 128)
+    assert c.limit == ""  # nothing faster exists with one input per clock
+    # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
+    # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 7 = 1575),
+    # layer 1 (1575 - 272) // 256 + 1 = 6 passes, 2 lanes
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010")
+    assert (c.pe, c.interval) == ([128, 2], 1575)
+    assert (c.dsp_macs, c.lut_macs) == (78, 52)
+    assert "more than 50% of the 17,600" in c.limit
+    # a DSP budget is respected: 100 blocks, 98 for lanes; [256, 4] would need 162 LUT
+    # multipliers = 20,736 LUT, within 26,600, so the fold stays
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", dsp_budget=100)
+    assert (c.pe, c.dsp_macs, c.lut_macs) == ([256, 4], 98, 162)
+
+
+def test_cheapest_fold_that_reaches_a_target_by_hand():
+    # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 791)
+    # // 784 + 1 = 2 passes, 128 lanes (1575 clocks); layer 1: (2000 - 272) // 256 + 1 = 7
+    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1296 clocks). Interval: the slower, 1575.
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000)
+    assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1575, 2000)
+    with pytest.raises(ValueError, match="no fold takes 100 clocks per image or fewer"):
+        hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=100)
+    # 784 -> 1024 -> 10 int8: the weights alone need more block RAM than the part has
+    with pytest.raises(ValueError, match=r"no fold fits xc7z020: .*RAMB18 of 280"):
+        hp.choose_fold(ones_model([784, 1024, 10]), "xc7z020")
+
+
+def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
+    """100 -> 13 -> 7 -> 10 asked for 300,000 inferences/s at 100 MHz (333 clocks at most):
+    layer 0 (333 - 107) // 100 + 1 = 3 passes, ceil(13 / 3) = 5 lanes (307 clocks); layer 1
+    (333 - 29) // 13 + 1 = 24 passes: 1 lane (7 x 13 + 16 = 107); layer 2 1 lane (7 x 10 + 16
+    = 86). Every bench passes, the AXI4-Stream one at 307 clocks per image."""
+    m = random_float_model([100, 13, 7, 10], 7)
+    np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
+             **{f"b{l}": b for l, b in enumerate(m.b)})
+    r = subprocess.run([sys.executable, "vhdl_generator.py", str(tmp_path / "net.npz"),
+                        "--out", str(tmp_path / "d"), "--target-fps", "300000"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "fold --target-fps: lanes 5,1,1, layers in flight, one image every 307 clocks" \
+        in r.stdout
+    report = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert report["in_flight"] is True and report["interval_cycles"] == 307
+    assert report["fold"]["pe"] == [5, 1, 1] and report["fold"]["mode"] == "target-fps"
+    assert [x["passes"] for x in report["layers"]] == [3, 7, 10]
+    sim = run_benches({"net": tmp_path / "d"}, tmp_path / "vo")
+    assert sim.returncode == 0, sim.stdout[-4000:]
+    passed = set(re.findall(r"^pass .*?lib_net\.(tb_\w+)\.(\w+)", sim.stdout, re.M))
+    assert {("tb_net", "test_all_vectors"), ("tb_net_axis", "test_back_to_back")} <= passed
+
+
+def test_fold_auto_errors_on_the_command_line(tmp_path):
+    m = random_float_model([20, 6, 3], 1)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0], W1=m.W[1], b1=m.b[1])
+    for args, named in ((["--fold", "auto", "--pe", "2"], "leave out --pe and --simd"),
+                        (["--target-fps", "0"], "--target-fps must be a positive number"),
+                        (["--target-fps", "1e9"], "no fold takes 0 clocks per image"),
+                        (["--fold", "fast"], "invalid choice: 'fast'")):
+        bad = subprocess.run([sys.executable, "vhdl_generator.py", str(tmp_path / "net.npz"),
+                              "--out", str(tmp_path / "b"), *args], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert named in bad.stderr.strip().splitlines()[-1], bad.stderr
+        assert not (tmp_path / "b").exists()
+    shutil.rmtree(tmp_path / "b", ignore_errors=True)
