@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import output_files as outfiles
-from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part
+from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, is_ecp5
 from model_files import OneLineArgumentParser
 
 GHDL_TIMEOUT_S = 600
@@ -322,6 +322,9 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print, which: str = "to
     When DIR/estimate.json holds the synthesis of the same sources (another --part), its
     cells are judged against the new part without synthesizing again."""
     part = check_part(part)
+    if is_ecp5(part):
+        raise EstimateError(f"{part} is a Lattice ECP5 part: this estimate maps to Xilinx "
+                            "7-series cells; place and route the design instead (--implement)")
     if which not in TOPS:
         raise EstimateError(f"--top must be one of {', '.join(TOPS)}, not '{which}'")
     design = Path(design)

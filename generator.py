@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import output_files as outfiles
 import quantization_functions as qf
-from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget
+from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget, is_ecp5
 from hardware_plan import DesignPlan, auto_dsp_for_macs, choose_fold, plan_design, ramb18_per_rom
 from model_files import (FloatModel, InputError, check_input_codes,
                          read_float_model, read_input_codes, read_test_input)
@@ -403,8 +403,10 @@ def capacity_warning(report: dict) -> str | None:
     cap = report["capacity"]
     if not cap["over"]:
         return None
-    what = {"RAMB18": "RAMB18 (weights ROMs and input buffer)",
-            "DSP48E1": "DSP48E1 (multiply-accumulates and requantizers)",
+    ecp5 = is_ecp5(cap["part"])
+    what = {"RAMB18": ("DP16KD" if ecp5 else "RAMB18") + " (weights ROMs and input buffer)",
+            "DSP48E1": ("MULT18X18D" if ecp5 else "DSP48E1")
+            + " (multiply-accumulates and requantizers)",
             "LUT_multipliers_LUT": "LUT for its LUT multipliers alone (about)"}
     parts = [f"{cap['needs'][k]} {what[k]}, the part has {cap['has'][k]}" for k in cap["over"]]
     return (f"warning: {report['name']} does not fit the {cap['part']}: it needs "

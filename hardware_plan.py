@@ -40,7 +40,7 @@ import math
 from dataclasses import dataclass, field
 
 import quantization_functions as qf
-from fpga_parts import PARTS
+from fpga_parts import PARTS, is_ecp5
 
 FIRST_LAYER_X_LATENCY = 2   # input buffer: its block RAM and output register (hdl/input_buffer.vhd)
 REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the parts, round, shift, saturate
@@ -332,6 +332,10 @@ def capacity_check(plan: DesignPlan) -> dict:
 # of the part's LUTs (by LUTS_PER_LUT_MULT_BIT), leaving the rest to the accumulators,
 # ROM addressing and control (about 12,000 LUT for 784->256->10, README "Estimate").
 AUTO_LUT_MULT_SHARE = 0.5
+# On an ECP5 part none: 116 LUT multipliers of 784->256->10 filled 44,635 of the LFE5U-85F's
+# 83,640 LUT4 and the router had not finished after 45 min (docs/timing.md), so there an
+# automatic fold keeps every multiplier in a MULT18X18D.
+AUTO_LUT_MULT_SHARE_ECP5 = 0.0
 
 
 @dataclass
@@ -404,7 +408,8 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
     reaches it. ValueError when no fold fits (or none reaches the target)."""
     have = PARTS[part]
     dsp_for_macs = auto_dsp_for_macs(q, part, dsp_budget)
-    lut_limit = int(have["LUT"] * AUTO_LUT_MULT_SHARE)
+    share = AUTO_LUT_MULT_SHARE_ECP5 if is_ecp5(part) else AUTO_LUT_MULT_SHARE
+    lut_limit = int(have["LUT"] * share)
     fold_ok = [not wide_acc(q.acc_bits(l)) for l in range(q.n_layers)]
 
     def fold_at(clocks: int) -> list[int] | None:
@@ -416,8 +421,10 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
         over = []
         if cost["lut_mult_luts"] > lut_limit:
             over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in DSP blocks "
-                        f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT, more "
-                        f"than {AUTO_LUT_MULT_SHARE:.0%} of the {have['LUT']:,})")
+                        f"and {cost['lut_macs']} in LUTs" + (
+                            f" ({cost['lut_mult_luts']:,} LUT, more than {share:.0%} of the "
+                            f"{have['LUT']:,})" if share else
+                            " (none on an ECP5 part: all in its MULT18X18D)"))
         if cost["ramb18"] > have["RAMB18"]:
             over.append(f"{cost['ramb18']} RAMB18 of {have['RAMB18']}")
         return "; ".join(over)

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import estimate
+import fpga_parts
 import output_files as outfiles
 from model_files import OneLineArgumentParser
 
@@ -44,6 +45,8 @@ ECP5_PARTS = {
     "LFE5U-25F-6BG381C": {"device": "--25k", "package": "CABGA381", "speed": "6",
                           "LUT4": 24288, "FF": 24288, "DP16KD": 56, "MULT18X18D": 28},
 }
+# the generator's --part name of an ECP5 -> the part placed and routed (fpga_parts.py)
+ECP5_FOR_PART = fpga_parts.ECP5_PARTS
 # entities built from ECP5 primitives for place and route (the VHDL elsewhere): name -> file
 ECP5_MODULES = {"dsp_mults": Path(__file__).resolve().parent / "hdl" / "ecp5" / "dsp_mults.v"}
 # nextpnr's bel types -> the names a reader knows
@@ -166,17 +169,27 @@ def design_part(cell: str) -> str:
     return found
 
 
-def implement(design: Path, part: str = DEFAULT_ECP5, clock_mhz: float | None = None,
+def part_for(report: dict, part: str | None) -> str:
+    """The ECP5 part to place and route on: as asked, else the one the design was generated
+    for (report.json "part", e.g. lfe5u-85f), else DEFAULT_ECP5."""
+    if part is not None:
+        return part
+    return ECP5_FOR_PART.get(str(report.get("part", "")).lower(), DEFAULT_ECP5)
+
+
+def implement(design: Path, part: str | None = None, clock_mhz: float | None = None,
               seed: int | list[int] = 1, log=print) -> dict:
     """Synthesize DIR's <name>_top for an ECP5 and place and route it; write and return
     DIR/implement.json. Several seeds: one synthesis, one place and route per seed; the
-    first seed's run is the one reported in full, every seed's Fmax in fmax_by_seed."""
+    first seed's run is the one reported in full, every seed's Fmax in fmax_by_seed.
+    part None: the ECP5 part the design was generated for (--part lfe5u-85f ...), else
+    DEFAULT_ECP5."""
     seeds = [seed] if isinstance(seed, int) else list(seed)
     if not seeds:
         raise ImplementError("give at least one --seed")
-    part = check_ecp5_part(part)
     design = Path(design)
     report = estimate.read_report(design)
+    part = check_ecp5_part(part_for(report, part))
     if clock_mhz is None:      # the design's target clock (vhdl_generator.py --clock-mhz)
         clock_mhz = float(report.get("clock_mhz", DEFAULT_CLOCK_MHZ))
     if not clock_mhz > 0:
@@ -287,9 +300,10 @@ def table(result: dict) -> str:
 
 
 def add_implement_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    p.add_argument(f"--{prefix}ecp5-part", dest="ecp5_part", default=DEFAULT_ECP5,
+    p.add_argument(f"--{prefix}ecp5-part", dest="ecp5_part", default=None,
                    metavar="PART", help=f"ECP5 part to place and route on: "
-                   f"{', '.join(ECP5_PARTS)} (default {DEFAULT_ECP5}, the ULX3S board's)")
+                   f"{', '.join(ECP5_PARTS)} (default: the one the design was generated "
+                   f"for with --part lfe5u-..., else {DEFAULT_ECP5}, the ULX3S board's)")
     p.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
                    help="clock constraint for place and route (default: the design's "
                         f"target clock in report.json, else {DEFAULT_CLOCK_MHZ:g})")

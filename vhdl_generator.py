@@ -29,6 +29,7 @@ from generator import (DEFAULT_VECTORS, HDL_FILES, HDL_WIDE_FILES, VERSION,  # n
                        options_from_args, output_folders, outputs_from_columns,
                        outputs_to_columns, parse_neurons_per_rom, quantize, render_design,
                        weights_coe, write_layer_weights_mem, write_test_input_coe)
+from fpga_parts import is_ecp5
 from hardware_plan import wide_acc  # noqa: F401
 
 __all__ = ["DEFAULT_VECTORS", "HDL_FILES", "HDL_WIDE_FILES", "VERSION", "GeneratorError",
@@ -65,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="afterwards place and route the design with open tools (Yosys "
                         "synth_ecp5 + nextpnr-ecp5, out of context) and report the clock it "
                         "reaches (needs --out; writes DIR/implement.json; see implement.py)")
-    p.add_argument("--ecp5-part", default=implement.DEFAULT_ECP5, metavar="PART",
+    p.add_argument("--ecp5-part", default=None, metavar="PART",
                    help=f"with --implement: the ECP5 part, {', '.join(implement.ECP5_PARTS)} "
-                        f"(default {implement.DEFAULT_ECP5}, the ULX3S board's)")
+                        f"(default: the one --part names, lfe5u-85f -> LFE5U-85F-6BG381C; "
+                        f"else {implement.DEFAULT_ECP5}, the ULX3S board's)")
     p.add_argument("--exercise", type=int, default=None, metavar="LAB",
                    help="student mode: write lab LAB's exercise (1: neuron_mac, 2: argmax, "
                         "3: requantizer; the lab's hand-written piece with its body replaced "
@@ -91,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         for flag in ("estimate", "implement"):
             if getattr(args, flag) and args.out is None:
                 raise GeneratorError(f"--{flag} needs --out DIR")
-        if args.implement:
+        if args.implement and args.ecp5_part is not None:
             implement.check_ecp5_part(args.ecp5_part)
+        if args.estimate and is_ecp5(args.part):
+            raise GeneratorError(f"--estimate maps to Xilinx 7-series cells, and --part "
+                                 f"{args.part} is a Lattice ECP5: use --implement")
         options_from_args(args)  # every option checked before any work
         name = check_name(args.name if args.name is not None else default_name(args.model))
         check_output(args.out, name, [args.model, args.vectors, args.calibration])

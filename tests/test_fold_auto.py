@@ -20,7 +20,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import generator as gen  # noqa: E402
 import hardware_plan as hp  # noqa: E402
 import quantization_functions as qf  # noqa: E402
 from examples import random_float_model  # noqa: E402
@@ -112,3 +111,30 @@ def test_fold_auto_errors_on_the_command_line(tmp_path):
         assert named in bad.stderr.strip().splitlines()[-1], bad.stderr
         assert not (tmp_path / "b").exists()
     shutil.rmtree(tmp_path / "b", ignore_errors=True)
+
+
+def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
+    """--part lfe5u-85f (156 MULT18X18D, 208 DP16KD): no LUT multipliers in an automatic
+    fold (they did not route there, docs/timing.md). 784 -> 256 -> 10: one pass over the
+    pixels would need 256 + lanes of layer 1 > 154 multipliers; two passes: 128 lanes and
+    layer 1's 2 (as on xc7z010), 130 MULT18X18D."""
+    c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f")
+    assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1575, 130, 0)
+    assert "none on an ECP5 part" in c.limit
+    # place and route follows the part the design was made for
+    import implement
+    assert implement.part_for({"part": "lfe5u-45f"}, None) == "LFE5U-45F-6BG381C"
+    assert implement.part_for({"part": "xc7z020"}, None) == implement.DEFAULT_ECP5
+    assert implement.part_for({"part": "lfe5u-45f"}, "LFE5U-85F-6BG381C") == "LFE5U-85F-6BG381C"
+
+
+def test_xilinx_estimate_refuses_an_ecp5_part(tmp_path):
+    m = random_float_model([20, 3], 1)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0])
+    r = subprocess.run([sys.executable, "vhdl_generator.py", str(tmp_path / "net.npz"),
+                        "--out", str(tmp_path / "d"), "--part", "lfe5u-85f", "--estimate"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == ("error: --estimate maps to Xilinx 7-series cells, and --part "
+                                "lfe5u-85f is a Lattice ECP5: use --implement")
+    assert not (tmp_path / "d").exists()
