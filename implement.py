@@ -47,6 +47,7 @@ ECP5_PARTS = {
 }
 # the generator's --part name of an ECP5 -> the part placed and routed (fpga_parts.py)
 ECP5_FOR_PART = fpga_parts.ECP5_PARTS
+PART_NAME_FOR_ECP5 = {v: k for k, v in ECP5_FOR_PART.items()}
 # entities built from ECP5 primitives for place and route (the VHDL elsewhere): name -> file
 ECP5_MODULES = {"dsp_mults": Path(__file__).resolve().parent / "hdl" / "ecp5" / "dsp_mults.v"}
 # nextpnr's bel types -> the names a reader knows
@@ -82,7 +83,8 @@ def check_multipliers_fit(report: dict, part: str) -> None:
         raise ImplementError(
             f"{report['name']} needs {need} MULT18X18D, {part} has {have}: regenerate it "
             f"with --dsp-budget {max(0, have - spare)} (the other multiply-accumulates then "
-            f"use LUT multipliers)")
+            f"use LUT multipliers), or folded for the part: --fold auto --part "
+            f"{PART_NAME_FOR_ECP5.get(part, 'lfe5u-85f')}")
 
 
 def yosys_ecp5_script(top: str) -> str:

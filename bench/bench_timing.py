@@ -46,11 +46,12 @@ END_EX = "<!-- END bench_timing.py --examples -->"
 # with the DSP budget that fits the LFE5U-85F's 156 MULT18X18D: 150 multiply-accumulates +
 # the requantizer's 2 (implement.check_multipliers_fit), 116 neurons on LUT multipliers;
 # folded into 128 + 10 lanes (2 passes over the pixels for layer 0), every multiplier in a
-# MULT18X18D, layers in flight
+# MULT18X18D, layers in flight; and as --fold auto chooses for the LFE5U-85F (128 + 2 lanes)
 CASES = [("net_5_3_2", [5, 3, 2], 1, {}), ("net_100_13_7_10", [100, 13, 7, 10], 3, {}),
          ("mnist_1", [784, 1], 11, {}), ("mnist_10", [784, 10], 12, {}),
          ("mnist_256_10", [784, 256, 10], 13, {"dsp_budget": 150}),
-         ("mnist_256_10_pe128", [784, 256, 10], 13, {"pe": [128, 10], "in_flight": True})]
+         ("mnist_256_10_pe128", [784, 256, 10], 13, {"pe": [128, 10], "in_flight": True}),
+         ("mnist_256_10_auto", [784, 256, 10], 13, {"fold": "auto", "part": "lfe5u-85f"})]
 
 
 def measure(name: str, topology: list[int], seed: int, options: dict,

@@ -142,5 +142,6 @@ def test_more_dsp_multipliers_than_the_part_has_is_refused_before_synthesis(tmp_
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines() == [
         "error: net needs 164 MULT18X18D, LFE5U-85F-6BG381C has 156: regenerate it with "
-        "--dsp-budget 154 (the other multiply-accumulates then use LUT multipliers)"]
+        "--dsp-budget 154 (the other multiply-accumulates then use LUT multipliers), or "
+        "folded for the part: --fold auto --part lfe5u-85f"]
     assert not (out / "implement.json").exists()
