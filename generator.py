@@ -23,7 +23,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget, is_ecp5
-from hardware_plan import DesignPlan, auto_dsp_for_macs, choose_fold, plan_design, ramb18_per_rom
+from hardware_plan import (DesignPlan, addr_bits, auto_dsp_for_macs, choose_fold, plan_design,
+                           ramb18_per_rom)
 from model_files import (FloatModel, InputError, check_input_codes,
                          read_float_model, read_input_codes, read_test_input)
 
@@ -326,7 +327,7 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
         "interval_cycles": plan.axis_period_cycles,
         "ideal_cycles": plan.ideal_cycles,
         "layers": layers,
-        "input_buffer": {"depth": plan.input_buffer_depth, "width": plan.input_bits},
+        "input_buffer": {"depth": plan.input_buffer_depth, "width": plan.input_word_bits},
         "totals": {
             "roms": plan.roms,
             # the weights ROMs (the input buffer, a RAM, comes on top: see input_buffer)
@@ -474,7 +475,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
                          "rows": _rows(lits, 16)})
         ctx = {
             "l": l, "n_in": n_in, "n_out": n_out, "hidden": hidden,
-            "addr_bits": hw.addr_bits, "in_bits": hw.input_bits,
+            "addr_bits": hw.addr_bits, "index_bits": addr_bits(n_in), "in_bits": hw.input_bits,
             "weight_bits": q.weight_bits, "acc_bits": hw.acc_bits,
             "acc_min": lo, "acc_max": hi, "x_latency": hw.x_latency,
             "bias_rows": _rows([f"{j} => {vhdl_integer(v)}" for j, v in enumerate(q.b[l])], 8),
@@ -517,7 +518,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     n_outputs = q.W[-1].shape[0]
     net = {"n_inputs": q.topology[0], "input_bits": q.input_bits,
            "input_addr_bits": plan.layers[0].addr_bits, "n_outputs": n_outputs,
-           "input_simd": plan.layers[0].simd,
+           "input_simd": plan.layers[0].simd, "input_words": plan.input_words,
            "logit_bits": plan.layers[-1].acc_bits,
            "class_bits": plan.class_bits, "latency": plan.latency_cycles,
            "s_axis_bits": plan.s_axis_bits, "m_axis_bits": plan.m_axis_bits,
@@ -550,7 +551,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     # .coe files
     for v in range(min(N_INPUT_COE, len(vectors))):
         files[f"coe/{name}_input_{v:04d}.coe"] = input_coe(vectors[v], q.input_bits,
-                                                           f"{name} test vector {v}")
+                                                           f"{name} test vector {v}",
+                                                           plan.layers[0].simd)
     for l in range(q.n_layers):
         files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(
             q.W[l], q.weight_bits, f"{name} layer {l} weights", plan.layers[l].pe,
@@ -603,10 +605,16 @@ def _csv(a: np.ndarray) -> str:
     return "".join(",".join(str(int(x)) for x in row) + "\n" for row in a)
 
 
-def input_coe(x: np.ndarray, input_bits: int, title: str) -> str:
-    """Test-input .coe: one word per input (radix 16)."""
-    words = ",\n".join(qf.int_to_coe_hex(int(v), input_bits) for v in x)
-    return (f"; {title}: {len(x)} inputs, {input_bits}-bit unsigned, one per word\n"
+def input_coe(x: np.ndarray, input_bits: int, title: str, simd: int = 1) -> str:
+    """Test-input .coe: one word per input (radix 16); with a first layer taking simd inputs
+    per clock, one word per simd inputs (the first in the low bits, 0 beyond the last), as
+    the input memory holds them."""
+    codes = [int(v) for v in x] + [0] * (-len(x) % simd)
+    packed = [sum(codes[w * simd + k] << (k * input_bits) for k in range(simd))
+              for w in range(len(codes) // simd)]
+    words = ",\n".join(qf.int_to_coe_hex(v, input_bits * simd) for v in packed)
+    per = "one per word" if simd == 1 else f"{simd} per word, the first in the low bits"
+    return (f"; {title}: {len(x)} inputs, {input_bits}-bit unsigned, {per}\n"
             f"memory_initialization_radix=16;\nmemory_initialization_vector=\n{words};\n")
 
 

@@ -22,7 +22,8 @@ passes x n_in + x_latency + 5 clocks. The default is PE = n_out: one pass.
 SIMD (the first layer only, for now): the layer takes SIMD inputs per clock, groups =
 ceil(n_in / SIMD) per pass (the missing inputs of the last group have zero weights), each
 lane multiplies SIMD weights and adds the SIMD products in one more register stage: passes x
-groups + x_latency + 6 clocks, pe x simd multipliers.
+groups + x_latency + 6 clocks, pe x simd multipliers. The image is then held and streamed
+as words of SIMD codes (one word per input-memory address and per s_axis beat).
 
 Layers in flight (in_flight): each hidden layer hands its results to the next layer as a
 copy (the read port reads the copy), so layer k takes the next image while layer k + 1
@@ -30,9 +31,9 @@ works on this one; the interval between images is then the slowest layer's clock
 0 may take a new image in the clock of its own done, a later layer one clock after that:
 it sees the layer before it idle through a register), unless the last layer is not longer
 than the argmax (then it waits for the argmax: its clocks + the argmax's + 1, + 2 after a
-hidden layer), and
-never less than the AXI4-Stream wrapper's result beats (classes + 1) or its input beats
-(one code per beat: n_in). Without it the core takes one image at a time: latency + 1.
+hidden layer), and never less than the AXI4-Stream wrapper's result beats (classes + 1)
+or its input beats (one word of layer 0's SIMD codes per beat). Without it the core takes
+one image at a time: latency + 1.
 """
 from __future__ import annotations
 
@@ -81,9 +82,10 @@ def ramb18_per_rom(depth: int, width: int) -> int:
     return min(count(RAMB18_SHAPES, 1), count(RAMB36_SHAPES, 2))
 
 
-def s_axis_bits(input_bits: int) -> int:
-    """s_axis_tdata width: one input code per beat, in whole bytes (AXI4-Stream)."""
-    return 8 * math.ceil(input_bits / 8)
+def s_axis_bits(word_bits: int) -> int:
+    """s_axis_tdata width: one input word per beat (the codes layer 0 takes in a clock), in
+    whole bytes (AXI4-Stream)."""
+    return 8 * math.ceil(word_bits / 8)
 
 
 def neurons_per_rom(n_out: int, requested: int | None) -> int:
@@ -223,6 +225,16 @@ class DesignPlan:
         return sum(x.lut_macs for x in self.layers)
 
     @property
+    def input_word_bits(self) -> int:
+        """An input memory word, an s_axis beat: the codes layer 0 takes in one clock."""
+        return self.input_bits * self.layers[0].simd
+
+    @property
+    def input_words(self) -> int:
+        """Words of one image: ceil(inputs / layer 0's SIMD)."""
+        return self.layers[0].groups
+
+    @property
     def wide_logits(self) -> bool:
         return self.layers[-1].wide
 
@@ -236,8 +248,8 @@ class DesignPlan:
         no backpressure: the core takes the next image the clock after done, unless sending
         the result (one beat per clock) is slower. With layers in flight: the slowest stage
         (see the module's docstring)."""
-        # the result's beats out, the image's beats in (one input code per s_axis beat)
-        beats = max(self.layers[-1].n_out + 1, self.layers[0].n_in)
+        # the result's beats out, the image's beats in (one input word per s_axis beat)
+        beats = max(self.layers[-1].n_out + 1, self.input_words)
         if not self.in_flight:
             return max(self.latency_cycles + 1, beats)
         # a later layer starts one clock after the one before sees it idle (registered)
@@ -292,7 +304,7 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
             acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
             cycles=layer_cycles(n_in, l, passes, simd), pe=pe, simd=simd, groups=groups,
-            passes=passes, addr_bits=addr_bits(n_in), w_addr_bits=addr_bits(passes * groups),
+            passes=passes, addr_bits=addr_bits(groups), w_addr_bits=addr_bits(passes * groups),
             pack=pack, n_roms=n_roms, rom_depth=depth, rom_width=width,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_lanes=n_dsp,
             dsp_macs=n_dsp * simd, lut_macs=(pe - n_dsp) * simd,
@@ -303,8 +315,8 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
         input_bits=q.input_bits,
         weight_bits=q.weight_bits,
         latency_cycles=sum(x.cycles for x in layers) + argmax_latency(q.topology[-1]),
-        ideal_cycles=sum(q.topology[:-1]), input_buffer_depth=1 << addr_bits(q.topology[0]),
-        s_axis_bits=s_axis_bits(q.input_bits), m_axis_bits=m_axis_bits(q),
+        ideal_cycles=sum(q.topology[:-1]), input_buffer_depth=1 << layers[0].addr_bits,
+        s_axis_bits=s_axis_bits(q.input_bits * layers[0].simd), m_axis_bits=m_axis_bits(q),
         class_bits=addr_bits(max(q.topology[-1], 2)))
     plan.capacity = capacity_check(plan)
     return plan
@@ -316,7 +328,7 @@ def capacity_check(plan: DesignPlan) -> dict:
     the requantizers' multipliers), and a rough LUT count of the LUT multipliers. Not an
     estimate of the whole design (estimate.py gives that): a quick early warning."""
     part = PARTS[plan.part]
-    ramb18 = plan.ramb18 + ramb18_per_rom(plan.input_buffer_depth, plan.input_bits)
+    ramb18 = plan.ramb18 + ramb18_per_rom(plan.input_buffer_depth, plan.input_word_bits)
     dsp = plan.dsp_macs + sum(x.requant_multipliers for x in plan.layers)
     lut = sum(x.lut_macs * LUTS_PER_LUT_MULT_BIT * plan.weight_bits * x.input_bits
               for x in plan.layers)

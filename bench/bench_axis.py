@@ -84,7 +84,7 @@ if cocotb is not None:
         await ClockCycles(dut.aclk, 3)
         dut.aresetn.value = 1
         for x in X:
-            source.send_nowait(AxiStreamFrame([int(v) for v in x]))
+            source.send_nowait(AxiStreamFrame(d.words(x)))
         frames = [await sink.recv() for _ in X]
         logits, classes = d.reference(X)
         exact = all(

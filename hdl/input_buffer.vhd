@@ -1,4 +1,5 @@
--- input_buffer: simple dual-port RAM holding one input image (one word per input).
+-- input_buffer: simple dual-port RAM holding one input image (one word per address: one
+-- input code, or the codes a first layer with SIMD takes in one clock).
 --
 -- Write port: wr_en, wr_addr, wr_data (one word per clock). Read port: rd_en, rd_addr;
 -- rd_data is valid two clocks after rd_en: the RAM's read register, then its output
@@ -10,9 +11,6 @@
 -- Maps to block RAM or LUT RAM. A read and a write of the same address in one clock is
 -- never done (the image is written before start, or into the half not being read), so
 -- the ECP5 flow lets synthesis leave such a collision's result undefined (implement.py).
--- READS > 1 (a first layer taking several inputs per clock): rd_data holds the words at
--- rd_addr .. rd_addr + READS - 1 (rd_addr in the low bits; addresses wrap around), read
--- from READS copies of the RAM that every write goes to.
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
@@ -24,8 +22,7 @@ entity input_buffer is
   generic (
     DEPTH     : positive := 784;  -- words
     ADDR_BITS : positive := 10;
-    DATA_BITS : positive := 8;
-    READS     : positive := 1   -- words read per clock
+    DATA_BITS : positive := 8
   );
   port (
     clk     : in  std_logic;
@@ -34,41 +31,37 @@ entity input_buffer is
     wr_data : in  std_logic_vector(DATA_BITS - 1 downto 0);
     rd_en   : in  std_logic;
     rd_addr : in  std_logic_vector(ADDR_BITS - 1 downto 0);
-    rd_data : out std_logic_vector(READS * DATA_BITS - 1 downto 0)
+    rd_data : out std_logic_vector(DATA_BITS - 1 downto 0)
   );
 end entity input_buffer;
 
 architecture rtl of input_buffer is
   type ram_t is array (0 to 2 ** ADDR_BITS - 1) of std_logic_vector(DATA_BITS - 1 downto 0);
+  signal ram : ram_t := (others => (others => '0'));
+  signal q   : std_logic_vector(DATA_BITS - 1 downto 0) := (others => '0');
 begin
 
   assert 2 ** ADDR_BITS >= DEPTH
     report "input_buffer: ADDR_BITS too small for DEPTH"
     severity failure;
 
-  g_copy : for r in 0 to READS - 1 generate
-    -- copy r of the image: written like the others, read at rd_addr + r
-    signal ram : ram_t := (others => (others => '0'));
-    signal q   : std_logic_vector(DATA_BITS - 1 downto 0) := (others => '0');  -- read register
+  p_write : process (clk)
   begin
-    p_write : process (clk)
-    begin
-      if rising_edge(clk) then
-        if wr_en = '1' then
-          ram(slv_to_int(wr_addr, false)) <= wr_data;
-        end if;
+    if rising_edge(clk) then
+      if wr_en = '1' then
+        ram(slv_to_int(wr_addr, false)) <= wr_data;
       end if;
-    end process p_write;
+    end if;
+  end process p_write;
 
-    p_read : process (clk)
-    begin
-      if rising_edge(clk) then
-        if rd_en = '1' then
-          q <= ram((slv_to_int(rd_addr, false) + r) mod 2 ** ADDR_BITS);
-        end if;
-        rd_data((r + 1) * DATA_BITS - 1 downto r * DATA_BITS) <= q;  -- output register
+  p_read : process (clk)
+  begin
+    if rising_edge(clk) then
+      if rd_en = '1' then
+        q <= ram(slv_to_int(rd_addr, false));  -- the RAM's read register
       end if;
-    end process p_read;
-  end generate g_copy;
+      rd_data <= q;                            -- its output register
+    end if;
+  end process p_read;
 
 end architecture rtl;

@@ -103,6 +103,27 @@ class Design:
     def latency(self) -> int:
         return self.report["latency_cycles"]
 
+    @property
+    def simd(self) -> int:
+        """Codes per input word (layer 0's SIMD): per wr_data write and s_axis beat."""
+        return self.report["layers"][0]["simd"]
+
+    @property
+    def beats(self) -> int:
+        """Input words (s_axis beats) of one image."""
+        return -(-self.n_inputs // self.simd)
+
+    @property
+    def word_bits(self) -> int:
+        return self.simd * self.q.input_bits
+
+    def words(self, x) -> list[int]:
+        """An image as input words: codes k * simd .. k * simd + simd - 1 in word k, the
+        first in the low bits, 0 beyond the last input (docs/entities.md)."""
+        codes = [int(v) for v in x] + [0] * (-len(x) % self.simd)
+        return [sum(codes[w * self.simd + k] << (k * self.q.input_bits)
+                    for k in range(self.simd)) for w in range(len(codes) // self.simd)]
+
     def reference(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits (n, n_out) and classes (n,) of the Python integer reference model."""
         return qf.reference_forward(self.q, np.atleast_2d(np.asarray(X, dtype=np.int64)))

@@ -133,7 +133,7 @@ if cocotb is not None:
         d = tb.design
         X = d.random_images(6, seed=31)
         for x in X:
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
         tb.check(await tb.receive(len(X)), tb.expected_frames(X), "back to back")
         period = d.report["axis"]["image_period_cycles"]
         gaps = [b - a for a, b in zip(tb.last_beats, tb.last_beats[1:])]
@@ -151,7 +151,7 @@ if cocotb is not None:
         tb.source.set_pause_generator(random_pauses(1, 0.3))
         tb.sink.set_pause_generator(random_pauses(2, 0.6))
         for x in X:
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
         tb.check(await tb.receive(len(X)), tb.expected_frames(X), "gaps and backpressure")
         assert tb.held_back > 0 and tb.idle_in > 0, "no backpressure or no gaps happened"
         await tb.no_more_output(2 * tb.design.latency)
@@ -163,7 +163,7 @@ if cocotb is not None:
         tb = Bench(dut)
         await tb.start()
         d = tb.design
-        n = d.n_inputs
+        n = d.beats  # input beats of one image
         X = d.random_images(8, seed=33)
         rng = random.Random(3)
         tb.source.set_pause_generator(random_pauses(4, 0.2))
@@ -172,11 +172,11 @@ if cocotb is not None:
         bad_lengths = [n - 1, 1, n + 1, 2 * n + 3, max(1, n // 2), n + n // 2]
         good = []
         for k, x in enumerate(X):
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
             good.append(x)
             if k < len(bad_lengths):
                 length = bad_lengths[k]
-                junk = [rng.randrange(1 << d.q.input_bits) for _ in range(length)]
+                junk = [rng.randrange(1 << d.word_bits) for _ in range(length)]
                 await tb.source.send(AxiStreamFrame(junk))
         tb.check(await tb.receive(len(good)), tb.expected_frames(good), "wrong TLAST")
         await tb.no_more_output(2 * d.latency)
@@ -193,23 +193,23 @@ if cocotb is not None:
         slots = d.report["axis"]["result_slots"]
         X = d.random_images(slots + 8, seed=34)
         # 1. reset when about half of an image has gone in
-        await tb.source.send(AxiStreamFrame([int(v) for v in X[0]]))
-        while tb.beats_in < max(1, d.n_inputs // 2):
+        await tb.source.send(AxiStreamFrame(d.words(X[0])))
+        while tb.beats_in < max(1, d.beats // 2):
             await RisingEdge(dut.aclk)
-        assert tb.beats_in < d.n_inputs
+        assert tb.beats_in < d.beats
         await tb.reset()
         tb.source.clear()
         tb.sink.clear()
         for x in X[1:3]:
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
         tb.check(await tb.receive(2), tb.expected_frames(X[1:3]), "after the first reset")
         # 2. m_axis held back: as many results as the wrapper has slots wait in it (two, or
         #    more with layers in flight), two more images are buffered, the next is half
         #    in; then reset
         tb.sink.pause = True
         for x in X[3:slots + 6]:
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
-        await ClockCycles(dut.aclk, (slots + 1) * d.latency + 2 * d.n_inputs)
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
+        await ClockCycles(dut.aclk, (slots + 1) * d.latency + 2 * d.beats)
         assert dut.m_axis_tvalid.value == 1, "no result waiting: the scenario is not set up"
         assert dut.s_axis_tready.value == 0, "input not stalled: the scenario is not set up"
         await tb.reset()
@@ -219,7 +219,7 @@ if cocotb is not None:
         await ClockCycles(dut.aclk, 2 * d.latency)
         assert tb.sink.empty(), "a result from before the reset came out after it"
         for x in X[slots + 6:slots + 8]:
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
         tb.check(await tb.receive(2), tb.expected_frames(X[slots + 6:slots + 8]),
                  "after the second reset")
         await tb.no_more_output(2 * d.latency)
@@ -234,9 +234,9 @@ if cocotb is not None:
         d = tb.design
         X = d.random_images(2, seed=35)
         rng = random.Random(6)
-        junk = [rng.randrange(1 << d.q.input_bits) for _ in range(3 * d.n_inputs + 4)]
+        junk = [rng.randrange(1 << d.word_bits) for _ in range(3 * d.beats + 4)]
         await tb.source.send(AxiStreamFrame(junk))   # TLAST only after 3 images' worth
-        while tb.beats_in < d.n_inputs + 2:          # past one image: now skipping
+        while tb.beats_in < d.beats + 2:             # past one image: now skipping
             await RisingEdge(dut.aclk)
         dut.aresetn.value = 0
         for _ in range(3):
@@ -249,7 +249,7 @@ if cocotb is not None:
         tb.sink.clear()
         await RisingEdge(dut.aclk)
         for x in X:
-            await tb.source.send(AxiStreamFrame([int(v) for v in x]))
+            await tb.source.send(AxiStreamFrame(tb.design.words(x)))
         tb.check(await tb.receive(len(X)), tb.expected_frames(X), "after a reset while skipping")
         await tb.no_more_output(2 * d.latency)
 

@@ -38,13 +38,15 @@ async def start_clock_and_reset(dut) -> None:
 
 
 async def write_image(dut, x, rng: random.Random) -> None:
-    """Every input once, in random order, with random idle clocks in between."""
-    order = list(range(len(x)))
+    """Every input word once (one input, or layer 0's SIMD inputs), in random order, with
+    random idle clocks in between."""
+    words = cs.load_design().words(x)
+    order = list(range(len(words)))
     rng.shuffle(order)
     for i in order:
         dut.wr_en.value = 1
         dut.wr_addr.value = i
-        dut.wr_data.value = int(x[i])
+        dut.wr_data.value = words[i]
         await RisingEdge(dut.clk)
         if rng.random() < 0.3:
             dut.wr_en.value = 0

@@ -87,13 +87,14 @@ def run_benches(folders: dict[str, Path], out: Path) -> subprocess.CompletedProc
 
 
 def test_plan_follows_the_folding_rule(folded):
-    for name, topology, _, latency, passes in CASES:
+    for name, topology, opts, latency, passes in CASES:
         r = folded[name].report
         assert [x["passes"] for x in r["layers"]] == passes, name
         assert r["latency_cycles"] == latency, name
-        # through the AXI4-Stream wrapper: latency + 1, or the image's input beats (one
-        # code per beat) when that is longer (784 inputs at 16 per clock)
-        assert r["axis"]["image_period_cycles"] == max(latency + 1, topology[0]), name
+        # through the AXI4-Stream wrapper: latency + 1, or the image's input beats when
+        # that is longer (one word of the first layer's SIMD codes per beat)
+        simd = opts.get("simd", [1])[0]
+        assert r["axis"]["image_period_cycles"] == max(latency + 1, -(-topology[0] // simd)), name
         # multipliers: one per lane and input taken per clock
         assert r["totals"]["dsp_macs"] + r["totals"]["lut_macs"] == sum(
             x["pe"] * x["simd"] for x in r["layers"])
