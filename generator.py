@@ -255,8 +255,9 @@ def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") ->
 
 
 def auto_plan(q: qf.QuantizedModel, opts: Options, where: str) -> DesignPlan:
-    """--fold auto / --target-fps: the lanes hardware_plan.choose_fold picks, layers in
-    flight; the plan records the choice (report.json "fold")."""
+    """--fold auto / --target-fps: the lanes and the first layer's inputs per clock
+    hardware_plan.choose_fold picks, layers in flight; the plan records the choice
+    (report.json "fold")."""
     chosen = "--target-fps" if opts.fold is None else "--fold auto"
     if opts.pe is not None or opts.simd is not None:
         raise GeneratorError(f"{chosen} chooses the lanes itself: leave out --pe and --simd "
@@ -269,7 +270,7 @@ def auto_plan(q: qf.QuantizedModel, opts: Options, where: str) -> DesignPlan:
     except ValueError as exc:
         raise GeneratorError(f"{chosen} for {where}: {exc}") from None
     plan = plan_design(q, opts.part, auto_dsp_for_macs(q, opts.part, opts.dsp_budget),
-                       opts.neurons_per_rom, fold.pe, True, None)
+                       opts.neurons_per_rom, fold.pe, True, fold.simd)
     plan.fold = {"mode": "target-fps" if opts.fold is None else "auto", **fold.as_dict(),
                  "target_fps": opts.target_fps}
     return plan
@@ -803,11 +804,13 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "slowest-layer clocks instead of every latency + 1 (the AXI4-Stream "
                         "wrapper streams them so); the latency of one image is unchanged")
     h.add_argument("--fold", choices=["auto"], default=None,
-                   help="auto: choose the lanes per layer (--pe) and put the layers in flight: "
-                        "the fastest fold that fits --part (its DSP blocks, LUT multipliers "
-                        "up to half its LUTs, its block RAM), every layer given the fewest "
-                        "lanes that keep up with the slowest; the summary and report.json "
-                        "say what was chosen and what keeps a faster fold out")
+                   help="auto: choose the lanes per layer (--pe) and the first layer's "
+                        "inputs per clock (--simd, at most 128 bits of codes) and put the "
+                        "layers in flight: the fastest fold that fits --part (its DSP blocks, "
+                        "LUT multipliers and SIMD adders up to half its LUTs (none on an "
+                        "ECP5), its block RAM), every layer given the fewest multipliers "
+                        "that keep up with the slowest; the summary and report.json say what "
+                        "was chosen and what keeps a faster fold out")
     h.add_argument("--target-fps", type=float, default=None, metavar="F",
                    help="like --fold auto, but the cheapest fold that reaches F inferences "
                         "per second at --clock-mhz (an image every clock / F clocks at most)")

@@ -340,26 +340,31 @@ def capacity_check(plan: DesignPlan) -> dict:
 
 
 # --------------------------------------------------------------------------- --fold auto
-# What an automatic fold may spend beside the DSP blocks: LUT multipliers up to this share
-# of the part's LUTs (by LUTS_PER_LUT_MULT_BIT), leaving the rest to the accumulators,
-# ROM addressing and control (about 12,000 LUT for 784->256->10, README "Estimate").
+# What an automatic fold may spend beside the DSP blocks: LUT multipliers and the adders of
+# the SIMD products up to this share of the part's LUTs, leaving the rest to the
+# accumulators, ROM addressing and control (about 12,000 LUT for 784->256->10, README
+# "Estimate"). On an ECP5 part no LUT multipliers at all: 116 of them (784->256->10) filled
+# 44,635 of the LFE5U-85F's 83,640 LUT4 and the router had not finished after 45 min
+# (docs/timing.md), so there every multiplier is a MULT18X18D.
 AUTO_LUT_MULT_SHARE = 0.5
-# On an ECP5 part none: 116 LUT multipliers of 784->256->10 filled 44,635 of the LFE5U-85F's
-# 83,640 LUT4 and the router had not finished after 45 min (docs/timing.md), so there an
-# automatic fold keeps every multiplier in a MULT18X18D.
-AUTO_LUT_MULT_SHARE_ECP5 = 0.0
+
+
+# The most inputs per clock an automatic fold gives the first layer: an input word (and an
+# s_axis beat) of at most AUTO_MAX_WORD_BITS bits.
+AUTO_MAX_WORD_BITS = 128
 
 
 @dataclass
 class FoldChoice:
     """The fold --fold auto / --target-fps picked, and why it is that one."""
     pe: list[int]               # lanes per layer
+    simd: list[int]             # inputs per clock per layer (only the first may exceed 1)
     interval: int               # predicted clocks between images, layers in flight
     multipliers: int            # multiply-accumulate multipliers (the requantizers' apart)
     dsp_macs: int               # of them in DSP blocks
     lut_macs: int               # in LUTs
     ramb18: int                 # weights ROMs + input buffer, RAMB18-equivalents
-    lut_mult_luts: int          # the LUT multipliers' LUTs (LUTS_PER_LUT_MULT_BIT)
+    lut_mult_luts: int          # LUTs of the LUT multipliers and the SIMD adders
     limit: str                  # what keeps the next faster fold out ("" if none is faster)
     target_interval: int | None = None  # --target-fps: the most clocks per image allowed
 
@@ -376,93 +381,123 @@ def auto_dsp_for_macs(q: qf.QuantizedModel, part: str, dsp_budget: int | None) -
     return max(0, budget - requant)
 
 
-def stage_clocks(n_in: int, layer: int, passes: int) -> int:
-    """Clocks a layer holds an image with layers in flight (PE lanes, one input per
-    clock): its cycles, + 1 after the first (it sees the layer before idle a clock late)."""
-    return layer_cycles(n_in, layer, passes) + (1 if layer > 0 else 0)
+def stage_clocks(n_in: int, layer: int, passes: int, simd: int = 1) -> int:
+    """Clocks a layer holds an image with layers in flight: its cycles, + 1 after the first
+    (it sees the layer before idle a clock late)."""
+    return layer_cycles(n_in, layer, passes, simd) + (1 if layer > 0 else 0)
 
 
-def lanes_within(n_in: int, n_out: int, layer: int, clocks: int, fold_ok: bool) -> int | None:
-    """The fewest lanes that let a layer hold an image at most `clocks` clocks (None: not
-    even one lane per neuron does). A layer that cannot be folded keeps a lane per neuron."""
-    most_passes = min(n_out, (clocks - stage_clocks(n_in, layer, 1)) // n_in + 1)
-    if most_passes < 1:
-        return None
-    return n_out if not fold_ok else math.ceil(n_out / most_passes)
+def shape_within(n_in: int, n_out: int, layer: int, clocks: int,
+                 max_simd: int) -> tuple[int, int] | None:
+    """(lanes, SIMD) with the fewest multipliers (lanes x SIMD; a tie: fewer inputs per
+    clock) that keep a layer within `clocks` clocks; None: not even one lane per neuron
+    does. max_simd 0: the layer cannot be folded (one lane per neuron, one input per clock)."""
+    if max_simd == 0:
+        return (n_out, 1) if stage_clocks(n_in, layer, 1) <= clocks else None
+    best = None
+    for simd in range(1, max_simd + 1):
+        groups = math.ceil(n_in / simd)
+        most_passes = min(n_out, (clocks - stage_clocks(n_in, layer, 1, simd)) // groups + 1)
+        if most_passes >= 1:
+            pe = math.ceil(n_out / most_passes)
+            if best is None or pe * simd < best[0] * best[1]:
+                best = (pe, simd)
+        if groups == 1:
+            break  # more inputs per clock change nothing
+    return best
 
 
-def fold_cost(q: qf.QuantizedModel, pe: list[int], dsp_for_macs: int) -> dict:
+def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs: int) -> dict:
     """Multipliers, DSP/LUT split (DSP blocks filled layer by layer, as plan_design does),
-    RAMB18 and the LUT multipliers' LUTs of a PE fold (one ROM per layer)."""
+    RAMB18, and the LUTs of the LUT multipliers (LUTS_PER_LUT_MULT_BIT) and of the adders
+    that sum each lane's SIMD products (a LUT per sum bit) of a fold (one ROM per layer)."""
     left, dsp, lut_macs, luts, ramb18 = dsp_for_macs, 0, 0, 0, 0
-    for l, lanes_l in enumerate(pe):
+    for l, (lanes_l, simd_l) in enumerate(zip(pe, simd)):
         n_out, n_in = q.W[l].shape
-        n_dsp = min(lanes_l, left)
-        left -= n_dsp
-        dsp += n_dsp
-        lut_macs += lanes_l - n_dsp
-        luts += (lanes_l - n_dsp) * LUTS_PER_LUT_MULT_BIT * q.weight_bits * q.layer_input_bits(l)
-        passes = math.ceil(n_out / lanes_l)
-        ramb18 += ramb18_per_rom(1 << addr_bits(passes * n_in), lanes_l * q.weight_bits)
-    ramb18 += ramb18_per_rom(1 << addr_bits(q.topology[0]), q.input_bits)
-    return {"multipliers": sum(pe), "dsp_macs": dsp, "lut_macs": lut_macs, "ramb18": ramb18,
-            "lut_mult_luts": luts}
+        n_dsp = min(lanes_l, left // simd_l)
+        left -= n_dsp * simd_l
+        dsp += n_dsp * simd_l
+        n_lut = (lanes_l - n_dsp) * simd_l
+        lut_macs += n_lut
+        product_bits = q.weight_bits + q.layer_input_bits(l)
+        luts += n_lut * LUTS_PER_LUT_MULT_BIT * q.weight_bits * q.layer_input_bits(l)
+        # each lane adds its SIMD products in logic: SIMD - 1 adders, a LUT per sum bit
+        luts += lanes_l * (simd_l - 1) * (product_bits + addr_bits(simd_l))
+        words = math.ceil(n_out / lanes_l) * math.ceil(n_in / simd_l)
+        ramb18 += ramb18_per_rom(1 << addr_bits(words), lanes_l * simd_l * q.weight_bits)
+    ramb18 += ramb18_per_rom(1 << addr_bits(math.ceil(q.topology[0] / simd[0])),
+                             q.input_bits * simd[0])
+    return {"multipliers": sum(p * s for p, s in zip(pe, simd)), "dsp_macs": dsp,
+            "lut_macs": lut_macs, "ramb18": ramb18, "lut_mult_luts": luts}
 
 
 def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
-                target_interval: int | None = None) -> FoldChoice:
-    """--fold auto (target_interval None): the fastest PE fold, layers in flight, that fits
+                target_interval: int | None = None, max_simd: int | None = None) -> FoldChoice:
+    """--fold auto (target_interval None): the fastest fold, layers in flight, that fits
     the part: DSP blocks (dsp_budget, default all of the part's) for the requantizers and
-    as many lanes as they hold, LUT multipliers beyond them within AUTO_LUT_MULT_SHARE of
-    the LUTs, ROMs and input buffer within the RAMB18. Balanced: every layer gets the fewest
-    lanes that keep it within the slowest layer's clocks.
+    as many multipliers as they hold, LUT multipliers beyond them within
+    AUTO_LUT_MULT_SHARE of the LUTs, ROMs and input buffer within the RAMB18. Each layer
+    gets lanes (PE), the first also inputs per clock (SIMD), the fewest multipliers that
+    keep it within the slowest layer's clocks (balanced).
     --target-fps (target_interval: the most clocks per image): the cheapest fold that
-    reaches it. ValueError when no fold fits (or none reaches the target)."""
+    reaches it. max_simd: the most inputs per clock for the first layer (default: an input
+    word of AUTO_MAX_WORD_BITS). ValueError when no fold fits (or none reaches the target)."""
     have = PARTS[part]
     dsp_for_macs = auto_dsp_for_macs(q, part, dsp_budget)
-    share = AUTO_LUT_MULT_SHARE_ECP5 if is_ecp5(part) else AUTO_LUT_MULT_SHARE
-    lut_limit = int(have["LUT"] * share)
-    fold_ok = [not wide_acc(q.acc_bits(l)) for l in range(q.n_layers)]
+    lut_limit = int(have["LUT"] * AUTO_LUT_MULT_SHARE)
+    ecp5 = is_ecp5(part)
+    # layers with accumulators beyond 32 bits are not folded (make_plan refuses it)
+    most = max(1, AUTO_MAX_WORD_BITS // q.input_bits) if max_simd is None else max_simd
+    max_simd = [0 if wide_acc(q.acc_bits(l)) else 1 for l in range(q.n_layers)]
+    if max_simd[0]:
+        max_simd[0] = max(1, min(q.topology[0], most))
 
-    def fold_at(clocks: int) -> list[int] | None:
-        pe = [lanes_within(q.W[l].shape[1], q.W[l].shape[0], l, clocks, fold_ok[l])
-              for l in range(q.n_layers)]
-        return None if None in pe else pe
+    def fold_at(clocks: int) -> list[tuple[int, int]] | None:
+        shapes = [shape_within(q.W[l].shape[1], q.W[l].shape[0], l, clocks, max_simd[l])
+                  for l in range(q.n_layers)]
+        return None if None in shapes else shapes
 
     def why_not(cost: dict) -> str:
         over = []
-        if cost["lut_mult_luts"] > lut_limit:
+        if ecp5 and cost["lut_macs"]:
+            over.append(f"{cost['multipliers']} multipliers, {cost['lut_macs']} more than the "
+                        f"{cost['dsp_macs']} MULT18X18D left (no LUT multipliers on an ECP5)")
+        elif cost["lut_mult_luts"] > lut_limit:
             over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in DSP blocks "
-                        f"and {cost['lut_macs']} in LUTs" + (
-                            f" ({cost['lut_mult_luts']:,} LUT, more than {share:.0%} of the "
-                            f"{have['LUT']:,})" if share else
-                            " (none on an ECP5 part: all in its MULT18X18D)"))
+                        f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT with the "
+                        f"SIMD adders, more than {AUTO_LUT_MULT_SHARE:.0%} of the "
+                        f"{have['LUT']:,})")
         if cost["ramb18"] > have["RAMB18"]:
             over.append(f"{cost['ramb18']} RAMB18 of {have['RAMB18']}")
         return "; ".join(over)
 
-    candidates = sorted({stage_clocks(q.W[l].shape[1], l, p)
-                         for l in range(q.n_layers) for p in range(1, q.W[l].shape[0] + 1)})
+    candidates = set()
+    for l in range(q.n_layers):
+        n_out, n_in = q.W[l].shape
+        for simd in range(1, max(1, max_simd[l]) + 1):
+            candidates.update(stage_clocks(n_in, l, p, simd) for p in range(1, n_out + 1))
+    candidates = sorted(candidates)
     if target_interval is not None:
         candidates = [t for t in candidates if t <= target_interval][::-1]  # cheapest first
     limit = ""
     for clocks in candidates:
-        pe = fold_at(clocks)
-        if pe is None:
+        shapes = fold_at(clocks)
+        if shapes is None:
             continue
-        cost = fold_cost(q, pe, dsp_for_macs)
+        pe, simd = [p for p, _ in shapes], [s for _, s in shapes]
+        cost = fold_cost(q, pe, simd, dsp_for_macs)
         reason = why_not(cost)
         if reason:
             limit = reason
             if target_interval is not None:
                 break  # a faster fold costs more still
             continue
-        interval = max(stage_clocks(q.W[l].shape[1], l, math.ceil(q.W[l].shape[0] / pe[l]))
-                       for l in range(q.n_layers))
-        return FoldChoice(pe=pe, interval=interval, limit=limit,
+        interval = max(stage_clocks(q.W[l].shape[1], l, math.ceil(q.W[l].shape[0] / pe[l]),
+                                    simd[l]) for l in range(q.n_layers))
+        return FoldChoice(pe=pe, simd=simd, interval=interval, limit=limit,
                           target_interval=target_interval, **cost)
     if target_interval is not None and not limit:
-        fastest = stage_clocks(max(q.topology[:-1]), 0, 1)
-        raise ValueError(f"no fold takes {target_interval} clocks per image or fewer: one "
-                         f"input per clock, the slowest layer needs about {fastest}")
+        fastest = candidates[-1] if candidates else stage_clocks(q.topology[0], 0, 1)
+        raise ValueError(f"no fold takes {target_interval} clocks per image or fewer "
+                         f"(the fastest one here takes about {fastest})")
     raise ValueError(f"no fold fits {part}: {limit}")

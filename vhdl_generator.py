@@ -151,8 +151,10 @@ def print_summary(g: Generated) -> None:
         what = ("the fastest that fits " + r["part"] if fold["mode"] == "auto" else
                 f"the cheapest that reaches {fold['target_fps']:,.0f} inferences/s at "
                 f"{r['clock_mhz']:g} MHz: {fold['target_interval']} clocks per image at most")
+        simd = ("" if set(fold["simd"]) == {1} else
+                f", inputs per clock {','.join(map(str, fold['simd']))}")
         print(f"fold {'auto' if fold['mode'] == 'auto' else '--target-fps'}: lanes "
-              f"{','.join(map(str, fold['pe']))}, layers in flight, one image every "
+              f"{','.join(map(str, fold['pe']))}{simd}, layers in flight, one image every "
               f"{fold['interval']} clocks ({what}; by the tool's count {fold['dsp_macs']} "
               f"multipliers in DSP blocks, {fold['lut_macs']} in LUTs, {fold['ramb18']} RAMB18 with the input buffer)")
         if fold["limit"]:

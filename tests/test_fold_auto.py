@@ -1,10 +1,12 @@
 """--fold auto and --target-fps (issue 15 item 3): the tool chooses the lanes per layer
-(PE), layers in flight. The choices are worked out here by hand from the rules in
-hardware_plan.py (a layer of n_in inputs in p passes holds an image p x n_in + its read
-latency + 5 clocks, + 1 after the first layer; DSP blocks: the part's, less the
-requantizers' 2; LUT multipliers: 2 LUT per weight bit x input bit, within half the part's
-LUTs), and a chosen fold is simulated: bit-exact, the interval through the AXI4-Stream
-bench equal to the predicted one."""
+(PE) and the first layer's inputs per clock (SIMD), layers in flight. The choices are
+worked out here by hand from the rules in hardware_plan.py (a layer of n_in inputs taking
+S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2, or 10
+after a hidden layer) + 5 clocks (+ 1 with S > 1), + 1 after the first layer; for given
+clocks each layer takes the fewest multipliers, lanes x S, a tie going to the smaller S;
+DSP blocks: the part's, less the requantizers' 2; LUT multipliers: 2 LUT per weight bit x
+input bit, within half the part's LUTs), and chosen folds are simulated: bit-exact, the
+interval through the AXI4-Stream bench equal to the predicted one."""
 from __future__ import annotations
 
 import json
@@ -43,29 +45,49 @@ def test_fastest_fold_that_fits_by_hand():
     # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
     # 53,200). Layer 1 may then take up to 791 clocks: (791 - 272) // 256 + 1 = 3 passes,
     # ceil(10 / 3) = 4 lanes.
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020")
-    assert (c.pe, c.interval) == ([256, 4], 791)
+    # one input per clock (max_simd 1)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
+    assert (c.pe, c.simd, c.interval) == ([256, 4], [1, 1], 791)
     assert (c.dsp_macs, c.lut_macs, c.lut_mult_luts) == (218, 42, 42 * 128)
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
     # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 7 = 1575),
     # layer 1 (1575 - 272) // 256 + 1 = 6 passes, 2 lanes
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010")
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1)
     assert (c.pe, c.interval) == ([128, 2], 1575)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
     assert "more than 50% of the 17,600" in c.limit
     # a DSP budget is respected: 100 blocks, 98 for lanes; [256, 4] would need 162 LUT
     # multipliers = 20,736 LUT, within 26,600, so the fold stays
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", dsp_budget=100)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", dsp_budget=100, max_simd=1)
     assert (c.pe, c.dsp_macs, c.lut_macs) == ([256, 4], 98, 162)
+
+
+def test_fastest_fold_with_simd_by_hand():
+    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 10 + 5 + 1 = 29
+    clocks, layer 2 7 + 16 = 23; layer 0 in 29 clocks: ceil(100 / S) + 2 + 5 + 1 <= 29
+    needs S >= 5 (20 groups: 28 clocks) with its 13 lanes, 65 multipliers (DSP blocks all:
+    65 + 7 + 10 = 82 of 218). The interval: 29 (layer 1)."""
+    c = hp.choose_fold(ones_model([100, 13, 7, 10]), "xc7z020")
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == (
+        [13, 7, 10], [5, 1, 1], 29, 82, 0)
 
 
 def test_cheapest_fold_that_reaches_a_target_by_hand():
     # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 791)
     # // 784 + 1 = 2 passes, 128 lanes (1575 clocks); layer 1: (2000 - 272) // 256 + 1 = 7
     # passes, ceil(10 / 7) = 2 lanes (5 passes: 1296 clocks). Interval: the slower, 1575.
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
+                       max_simd=1)
     assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1575, 2000)
+    # up to 4 inputs per clock: layer 0 in 2000 clocks with S = 1: 128 lanes (128
+    # multipliers); S = 2: 392 groups, (2000 - 400) // 392 + 1 = 5 passes, 52 lanes (104);
+    # S = 3: 262 groups, (2000 - 270) // 262 + 1 = 7 passes, 37 lanes (111); S = 4: 196
+    # groups, (2000 - 204) // 196 + 1 = 10 passes, 26 lanes (104, a tie: S = 2 stays).
+    # 5 passes x 392 + 8 = 1968 clocks; layer 1 as above
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
+                       max_simd=4)
+    assert (c.pe, c.simd, c.interval, c.multipliers) == ([52, 2], [2, 1], 1968, 106)
     with pytest.raises(ValueError, match="no fold takes 100 clocks per image or fewer"):
         hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=100)
     # 784 -> 1024 -> 10 int8: the weights alone need more block RAM than the part has
@@ -74,10 +96,14 @@ def test_cheapest_fold_that_reaches_a_target_by_hand():
 
 
 def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
-    """100 -> 13 -> 7 -> 10 asked for 300,000 inferences/s at 100 MHz (333 clocks at most):
-    layer 0 (333 - 107) // 100 + 1 = 3 passes, ceil(13 / 3) = 5 lanes (307 clocks); layer 1
-    (333 - 29) // 13 + 1 = 24 passes: 1 lane (7 x 13 + 16 = 107); layer 2 1 lane (7 x 10 + 16
-    = 86). Every bench passes, the AXI4-Stream one at 307 clocks per image."""
+    """100 -> 13 -> 7 -> 10 asked for 300,000 inferences/s at 100 MHz (333 clocks at most).
+    Layer 0: S = 1: (333 - 107) // 100 + 1 = 3 passes, 5 lanes (5 multipliers); S = 2: 50
+    groups, (333 - 58) // 50 + 1 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
+    lanes (6); S = 4: 25 groups, (333 - 33) // 25 + 1 = 13 passes: 1 lane (4: the fewest;
+    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 8 = 333 clocks. Layer 1: (333 - 29) // 13
+    + 1 = 24 passes: 1 lane (7 x 13 + 16 = 107); layer 2 1 lane (7 x 10 + 16 = 86). Every
+    bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 333 clocks per
+    image."""
     m = random_float_model([100, 13, 7, 10], 7)
     np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
              **{f"b{l}": b for l, b in enumerate(m.b)})
@@ -85,12 +111,13 @@ def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
                         "--out", str(tmp_path / "d"), "--target-fps", "300000"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "fold --target-fps: lanes 5,1,1, layers in flight, one image every 307 clocks" \
-        in r.stdout
+    assert ("fold --target-fps: lanes 1,1,1, inputs per clock 4,1,1, layers in flight, one "
+            "image every 333 clocks") in r.stdout
     report = json.loads((tmp_path / "d" / "report.json").read_text())
-    assert report["in_flight"] is True and report["interval_cycles"] == 307
-    assert report["fold"]["pe"] == [5, 1, 1] and report["fold"]["mode"] == "target-fps"
-    assert [x["passes"] for x in report["layers"]] == [3, 7, 10]
+    assert report["in_flight"] is True and report["interval_cycles"] == 333
+    assert report["fold"]["pe"] == [1, 1, 1] and report["fold"]["mode"] == "target-fps"
+    assert [(x["passes"], x["simd"]) for x in report["layers"]] == [(13, 4), (7, 1), (10, 1)]
+    assert report["axis"]["s_axis_bits"] == 32  # 4 codes of 8 bits per beat
     sim = run_benches({"net": tmp_path / "d"}, tmp_path / "vo")
     assert sim.returncode == 0, sim.stdout[-4000:]
     passed = set(re.findall(r"^pass .*?lib_net\.(tb_\w+)\.(\w+)", sim.stdout, re.M))
@@ -115,12 +142,16 @@ def test_fold_auto_errors_on_the_command_line(tmp_path):
 
 def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     """--part lfe5u-85f (156 MULT18X18D, 208 DP16KD): no LUT multipliers in an automatic
-    fold (they did not route there, docs/timing.md). 784 -> 256 -> 10: one pass over the
-    pixels would need 256 + lanes of layer 1 > 154 multipliers; two passes: 128 lanes and
-    layer 1's 2 (as on xc7z010), 130 MULT18X18D."""
-    c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f")
+    fold (they did not route there, docs/timing.md). 784 -> 256 -> 10 one input per clock:
+    one pass over the pixels would need 256 + lanes of layer 1 > 154 multipliers; two
+    passes: 128 lanes and layer 1's 2 (as on xc7z010), 130 MULT18X18D. With SIMD it takes
+    4 inputs per clock in 1380 clocks: 196 groups, (1380 - 204) // 196 + 1 = 7 passes, 37
+    lanes, 148 multipliers, and layer 1's (1380 - 272) // 256 + 1 = 5 passes, 2 lanes: 150."""
+    c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
     assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1575, 130, 0)
-    assert "none on an ECP5 part" in c.limit
+    assert "no LUT multipliers on an ECP5" in c.limit
+    c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f")
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([37, 2], [4, 1], 1380, 150, 0)
     # place and route follows the part the design was made for
     import implement
     assert implement.part_for({"part": "lfe5u-45f"}, None) == "LFE5U-45F-6BG381C"
