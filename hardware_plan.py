@@ -28,12 +28,14 @@ as words of SIMD codes (one word per input-memory address and per s_axis beat).
 Layers in flight (in_flight): each hidden layer hands its results to the next layer as a
 copy (the read port reads the copy), so layer k takes the next image while layer k + 1
 works on this one; the interval between images is then the slowest layer's clocks (layer
-0 may take a new image in the clock of its own done, a later layer one clock after that:
-it sees the layer before it idle through a register), unless the last layer is not longer
-than the argmax (then it waits for the argmax: its clocks + the argmax's + 1, + 2 after a
-hidden layer), and never less than the AXI4-Stream wrapper's result beats (classes + 1)
-or its input beats (one word of layer 0's SIMD codes per beat). Without it the core takes
-one image at a time: latency + 1.
+0 may take a new image in the clock of its own done, a later layer two clocks after that:
+the layer before sees it idle through a register, and its start pulse is a register too,
+so that no path runs from one layer to the next and on in one clock), unless the last
+layer is not longer than the argmax (then it waits for the argmax: its clocks + the
+argmax's + 1, + 3 after a hidden layer), and never less than the AXI4-Stream wrapper's
+result beats (classes + 1) or its input beats (one word of layer 0's SIMD codes per beat).
+The latency of one image: the layers' clocks + one per hidden layer (the registered start)
++ the argmax's. Without layers in flight the core takes one image at a time: latency + 1.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the p
 SELECT_STAGES = 2           # layer.vhd.j2 p_select: within groups of 16 neurons, then the group
 HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port
 MAC_STAGES = 5              # layer.vhd.j2: memory output registers, the multiplier's 3, the sum
+HANDOFF_CLOCKS = 1          # layers in flight: the next layer starts a clock after the copy
 M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
 M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits
 # RAMB18E1 shapes (depth, width) for one read port: 16Kx1 .. 1Kx18, and 512x36 for a ROM
@@ -252,10 +255,12 @@ class DesignPlan:
         beats = max(self.layers[-1].n_out + 1, self.input_words)
         if not self.in_flight:
             return max(self.latency_cycles + 1, beats)
-        # a later layer starts one clock after the one before sees it idle (registered)
-        stage = max([self.layers[0].cycles] + [x.cycles + 1 for x in self.layers[1:]])
+        # a later layer starts two clocks after the one before sees it idle (registered,
+        # and the start pulse registered)
+        stage = max([self.layers[0].cycles] + [x.cycles + HANDOFF_CLOCKS + 1
+                                               for x in self.layers[1:]])
         if self.argmax_gate:
-            extra = 1 if len(self.layers) == 1 else 2
+            extra = 1 if len(self.layers) == 1 else HANDOFF_CLOCKS + 2
             stage = max(stage, self.layers[-1].cycles + argmax_latency(self.layers[-1].n_out)
                         + extra)
         return max(stage, beats)
@@ -314,7 +319,8 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
         neurons_per_rom=neurons_per_rom_asked, pe=pe_per_layer, in_flight=in_flight,
         input_bits=q.input_bits,
         weight_bits=q.weight_bits,
-        latency_cycles=sum(x.cycles for x in layers) + argmax_latency(q.topology[-1]),
+        latency_cycles=sum(x.cycles for x in layers) + argmax_latency(q.topology[-1])
+        + (HANDOFF_CLOCKS * (len(layers) - 1) if in_flight else 0),
         ideal_cycles=sum(q.topology[:-1]), input_buffer_depth=1 << layers[0].addr_bits,
         s_axis_bits=s_axis_bits(q.input_bits * layers[0].simd), m_axis_bits=m_axis_bits(q),
         class_bits=addr_bits(max(q.topology[-1], 2)))
@@ -382,9 +388,9 @@ def auto_dsp_for_macs(q: qf.QuantizedModel, part: str, dsp_budget: int | None) -
 
 
 def stage_clocks(n_in: int, layer: int, passes: int, simd: int = 1) -> int:
-    """Clocks a layer holds an image with layers in flight: its cycles, + 1 after the first
-    (it sees the layer before idle a clock late)."""
-    return layer_cycles(n_in, layer, passes, simd) + (1 if layer > 0 else 0)
+    """Clocks a layer holds an image with layers in flight: its cycles, + 2 after the first
+    (it is seen idle a clock late, and starts a clock after its new input is copied)."""
+    return layer_cycles(n_in, layer, passes, simd) + (HANDOFF_CLOCKS + 1 if layer > 0 else 0)
 
 
 def shape_within(n_in: int, n_out: int, layer: int, clocks: int,

@@ -2,7 +2,7 @@
 (PE) and the first layer's inputs per clock (SIMD), layers in flight. The choices are
 worked out here by hand from the rules in hardware_plan.py (a layer of n_in inputs taking
 S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2, or 10
-after a hidden layer) + 5 clocks (+ 1 with S > 1), + 1 after the first layer; for given
+after a hidden layer) + 5 clocks (+ 1 with S > 1), + 2 after the first layer; for given
 clocks each layer takes the fewest multipliers, lanes x S, a tie going to the smaller S;
 DSP blocks: the part's, less the requantizers' 2; LUT multipliers: 2 LUT per weight bit x
 input bit, within half the part's LUTs), and chosen folds are simulated: bit-exact, the
@@ -43,7 +43,7 @@ def test_fastest_fold_that_fits_by_hand():
     # 784 -> 256 -> 10 on xc7z020: one pass over the pixels needs 256 lanes (784 + 7 = 791
     # clocks), the part's 220 DSP blocks less the requantizer's 2 take 218 of them, the
     # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
-    # 53,200). Layer 1 may then take up to 791 clocks: (791 - 272) // 256 + 1 = 3 passes,
+    # 53,200). Layer 1 may then take up to 791 clocks: (791 - 273) // 256 + 1 = 3 passes,
     # ceil(10 / 3) = 4 lanes.
     # one input per clock (max_simd 1)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
@@ -52,7 +52,7 @@ def test_fastest_fold_that_fits_by_hand():
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
     # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 7 = 1575),
-    # layer 1 (1575 - 272) // 256 + 1 = 6 passes, 2 lanes
+    # layer 1 (1575 - 273) // 256 + 1 = 6 passes, 2 lanes
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1)
     assert (c.pe, c.interval) == ([128, 2], 1575)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
@@ -64,19 +64,19 @@ def test_fastest_fold_that_fits_by_hand():
 
 
 def test_fastest_fold_with_simd_by_hand():
-    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 10 + 5 + 1 = 29
-    clocks, layer 2 7 + 16 = 23; layer 0 in 29 clocks: ceil(100 / S) + 2 + 5 + 1 <= 29
+    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 10 + 5 + 2 = 30
+    clocks, layer 2 7 + 17 = 24; layer 0 in 30 clocks: ceil(100 / S) + 2 + 5 + 1 <= 30
     needs S >= 5 (20 groups: 28 clocks) with its 13 lanes, 65 multipliers (DSP blocks all:
-    65 + 7 + 10 = 82 of 218). The interval: 29 (layer 1)."""
+    65 + 7 + 10 = 82 of 218). The interval: 30 (layer 1)."""
     c = hp.choose_fold(ones_model([100, 13, 7, 10]), "xc7z020")
     assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == (
-        [13, 7, 10], [5, 1, 1], 29, 82, 0)
+        [13, 7, 10], [5, 1, 1], 30, 82, 0)
 
 
 def test_cheapest_fold_that_reaches_a_target_by_hand():
     # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 791)
-    # // 784 + 1 = 2 passes, 128 lanes (1575 clocks); layer 1: (2000 - 272) // 256 + 1 = 7
-    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1296 clocks). Interval: the slower, 1575.
+    # // 784 + 1 = 2 passes, 128 lanes (1575 clocks); layer 1: (2000 - 273) // 256 + 1 = 7
+    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1297 clocks). Interval: the slower, 1575.
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
                        max_simd=1)
     assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1575, 2000)
@@ -100,8 +100,8 @@ def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
     Layer 0: S = 1: (333 - 107) // 100 + 1 = 3 passes, 5 lanes (5 multipliers); S = 2: 50
     groups, (333 - 58) // 50 + 1 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
     lanes (6); S = 4: 25 groups, (333 - 33) // 25 + 1 = 13 passes: 1 lane (4: the fewest;
-    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 8 = 333 clocks. Layer 1: (333 - 29) // 13
-    + 1 = 24 passes: 1 lane (7 x 13 + 16 = 107); layer 2 1 lane (7 x 10 + 16 = 86). Every
+    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 8 = 333 clocks. Layer 1: (333 - 30) // 13
+    + 1 = 24 passes: 1 lane (7 x 13 + 17 = 108); layer 2 1 lane (7 x 10 + 17 = 87). Every
     bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 333 clocks per
     image."""
     m = random_float_model([100, 13, 7, 10], 7)
@@ -146,7 +146,7 @@ def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     one pass over the pixels would need 256 + lanes of layer 1 > 154 multipliers; two
     passes: 128 lanes and layer 1's 2 (as on xc7z010), 130 MULT18X18D. With SIMD it takes
     4 inputs per clock in 1380 clocks: 196 groups, (1380 - 204) // 196 + 1 = 7 passes, 37
-    lanes, 148 multipliers, and layer 1's (1380 - 272) // 256 + 1 = 5 passes, 2 lanes: 150."""
+    lanes, 148 multipliers, and layer 1's (1380 - 273) // 256 + 1 = 5 passes, 2 lanes: 150."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
     assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1575, 130, 0)
     assert "no LUT multipliers on an ECP5" in c.limit
