@@ -57,10 +57,14 @@ def simulate_generated(g: gen.Generated, X: np.ndarray, vunit_argv: list[str] | 
                        problems: list[str] | None = None) -> dict[str, np.ndarray] | None:
     """Run the rows of X (input codes) through the generated design in GHDL.
 
-    Returns {"logits": (n, n_out), "classes": (n,), "cycles": (n,)} as the testbench
-    measured them, or None if a simulation did not finish; then `problems` (if given) gets
-    one error line per simulation that crashed without a message. Python API of --model
-    mode."""
+    Returns {"logits": (n, n_out), "classes": (n,), "cycles": (n,)} as the top-level
+    testbench measured them (cycles: start to done), and from the AXI4-Stream testbench,
+    which streams the same images back to back: "axis_clocks" (n,), the clocks from the
+    result before to this one (the first image of each run of CHUNK_IMAGES: from its first
+    input beat), "interval" (the clocks between results in steady state, the most frequent
+    of those; -1 with a single image) and "axis_equal" (its results equal the top level's).
+    None if a simulation did not finish; then `problems` (if given) gets one error line per
+    simulation that crashed without a message. Python API of --model mode."""
     vunit_argv = list(vunit_argv or [])
     # a private VUnit output folder: a library of the same name compiled from another
     # folder (e.g. the example of the same name) must never mix into this run
@@ -68,21 +72,22 @@ def simulate_generated(g: gen.Generated, X: np.ndarray, vunit_argv: list[str] | 
     try:
         if not any(a == "-p" or a.startswith("--num-threads") for a in vunit_argv):
             vunit_argv = ["-p", str(os.cpu_count() or 1)] + vunit_argv
-        vu = make_vunit(vunit_argv + [f"lib_{g.name}.tb_{g.name}.*"],
+        benches = (f"tb_{g.name}", f"tb_{g.name}_axis")
+        vu = make_vunit(vunit_argv + [f"lib_{g.name}.{tb}.*" for tb in benches],
                         output_path=tmp / "vunit_out")
-        add_network(vu, g.name, g.out, check=False, n_vectors=len(X))
+        lib = add_network(vu, g.name, g.out, check=False, n_vectors=len(X))
         # GHDL 2.0 crashes loading a very large CSV (seen at 2000 x 784), so the images go
         # in chunks, one VUnit run each (they also run in parallel with -p)
-        tb = vu.library(f"lib_{g.name}").test_bench(f"tb_{g.name}")
         chunks = []
         for k, start in enumerate(range(0, len(X), CHUNK_IMAGES)):
             rows = X[start:start + CHUNK_IMAGES]
             path = tmp / f"inputs_{k:04d}.csv"
             np.savetxt(path, rows, fmt="%d", delimiter=",")
             chunks.append(f"chunk{k:04d}")
-            tb.add_config(name=chunks[-1], generics={
-                "INPUTS_FILE": str(path), "EXPECTED_FILE": "none",
-                "WATCHDOG_CLOCKS": watchdog_clocks(g.report, len(rows))})
+            for tb in benches:
+                lib.test_bench(tb).add_config(name=chunks[-1], generics={
+                    "INPUTS_FILE": str(path), "EXPECTED_FILE": "none",
+                    "WATCHDOG_CLOCKS": watchdog_clocks(g.report, len(rows))})
         quiet_warnings(vu)
         outcome: dict = {}
         crashes: list[str] = []
@@ -90,24 +95,33 @@ def simulate_generated(g: gen.Generated, X: np.ndarray, vunit_argv: list[str] | 
         def post_run(results) -> None:
             for key, test in results.get_report().tests.items():
                 if test_status(test) == "passed":
-                    outcome[key.split(".")[2]] = test.path / "results.csv"
+                    _, tb, chunk = key.split(".")[:3]
+                    outcome[(tb, chunk)] = test.path / "results.csv"
             crashes.extend(silent_stops(results))
 
         try:
             run_quietly(vu, post_run, verbose(vunit_argv))
         except SystemExit:
             pass  # VUnit always exits; the outcome says what passed
-        if any(c not in outcome for c in chunks):
+        if any((tb, c) not in outcome for tb in benches for c in chunks):
             if problems is not None:
                 problems.extend(crashes)
             return None
-        sim = np.vstack([np.loadtxt(outcome[c], delimiter=",", dtype=np.int64, ndmin=2)
-                         for c in chunks])
+        top, axis = (np.vstack([np.loadtxt(outcome[(tb, c)], delimiter=",", dtype=np.int64,
+                                           ndmin=2) for c in chunks]) for tb in benches)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     wide = wide_acc(g.q.acc_bits(g.q.n_layers - 1))
-    logits, rest = gen.outputs_from_columns(sim, g.q.W[-1].shape[0], wide)
-    return {"logits": logits, "classes": rest[:, 0], "cycles": rest[:, 1]}
+    n_out = g.q.W[-1].shape[0]
+    logits, rest = gen.outputs_from_columns(top, n_out, wide)
+    axis_logits, axis_rest = gen.outputs_from_columns(axis, n_out, wide)
+    clocks = axis_rest[:, 1]
+    steady = np.delete(clocks, np.arange(0, len(clocks), CHUNK_IMAGES))  # not a run's first
+    interval = int(np.bincount(steady).argmax()) if steady.size else -1
+    return {"logits": logits, "classes": rest[:, 0], "cycles": rest[:, 1],
+            "axis_clocks": clocks, "interval": np.int64(interval),
+            "axis_equal": np.bool_(np.array_equal(axis_logits, logits)
+                                   and np.array_equal(axis_rest[:, 0], rest[:, 0]))}
 
 
 # --------------------------------------------------------------------------- VUnit set-up

@@ -169,3 +169,24 @@ def test_xilinx_estimate_refuses_an_ecp5_part(tmp_path):
     assert r.stderr.strip() == ("error: --estimate maps to Xilinx 7-series cells, and --part "
                                 "lfe5u-85f is a Lattice ECP5: use --implement")
     assert not (tmp_path / "d").exists()
+
+
+def test_model_mode_measures_the_interval(tmp_path):
+    """vunit_run.py --model ... --fold auto: R.npz holds the interval measured through the
+    AXI4-Stream bench, images back to back: 30 clocks for 100 -> 13 -> 7 -> 10 on xc7z020
+    (worked out in test_fastest_fold_with_simd_by_hand), equal results on both benches."""
+    m = random_float_model([100, 13, 7, 10], 9)
+    np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
+             **{f"b{l}": b for l, b in enumerate(m.b)})
+    X = np.random.default_rng(4).integers(0, 256, (12, 100)).astype(np.uint8)
+    np.save(tmp_path / "X.npy", X)
+    r = subprocess.run([sys.executable, "vunit_run.py", "--model", str(tmp_path / "net.npz"),
+                        "--inputs", str(tmp_path / "X.npy"), "--results",
+                        str(tmp_path / "R.npz"), "--fold", "auto"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert ("through the AXI4-Stream wrapper one image every 30 clocks (predicted 30); "
+            "equal to the integer reference model: yes") in r.stdout
+    with np.load(tmp_path / "R.npz") as R:
+        assert int(R["interval"]) == 30 and bool(R["axis_equal"])
+        assert R["axis_clocks"].shape == (12,) and set(R["axis_clocks"][1:].tolist()) == {30}

@@ -161,7 +161,10 @@ def test_main_job_is_bit_exact():
     # the console: a line per phase and the table (VUnit alone printed about 930 lines), no
     # colour codes into a pipe, no "Output file:" naming a folder deleted at the end
     assert "\x1b" not in out and "Output file:" not in out
-    assert len(r.stdout.splitlines()) <= len(examples.examples()) + 12, r.stdout
+    # progress lines come every few seconds (more on a loaded machine): not counted
+    lines = [l for l in r.stdout.splitlines()
+             if not re.fullmatch(r"simulating: \d+ of \d+ tests done", l)]
+    assert len(lines) <= len(examples.examples()) + 6, r.stdout
 
 
 def run_network_bench(folder: Path, name: str, expected: Path, out: Path, bench: str = ""):
