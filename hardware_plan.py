@@ -91,6 +91,16 @@ def s_axis_bits(word_bits: int) -> int:
     return 8 * math.ceil(word_bits / 8)
 
 
+def input_buffer_ramb18(n_in: int, input_bits: int, simd: int) -> int:
+    """RAMB18 of the input buffer: one image as words of the first layer's SIMD codes."""
+    return ramb18_per_rom(1 << addr_bits(math.ceil(n_in / simd)), input_bits * simd)
+
+
+def lut_mult_luts(multipliers: int, weight_bits: int, input_bits: int) -> int:
+    """LUTs of that many LUT multipliers (LUTS_PER_LUT_MULT_BIT per weight bit x input bit)."""
+    return multipliers * LUTS_PER_LUT_MULT_BIT * weight_bits * input_bits
+
+
 def neurons_per_rom(n_out: int, requested: int | None) -> int:
     """Neurons sharing one ROM word: as requested (at most all), else all of the layer's."""
     return n_out if requested is None else max(1, min(requested, n_out))
@@ -133,6 +143,18 @@ def per_layer(values: list[int] | None, n_layers: int) -> list[int | None]:
 def argmax_latency(n_classes: int) -> int:
     """Clocks from the argmax's start to its done (hdl/argmax.vhd): one logit per clock."""
     return n_classes
+
+
+def flight_interval(cycles: list[int], n_classes: int, input_words: int) -> int:
+    """Clocks between images with layers in flight, through the AXI4-Stream wrapper (see
+    the module's docstring): the slowest stage (a layer after the first: + 2, it is seen
+    idle through a register and its start pulse is a register), the argmax's wait when the
+    last layer is not longer than it, the result's beats out, the image's words in."""
+    stage = max(c + (HANDOFF_CLOCKS + 1 if l > 0 else 0) for l, c in enumerate(cycles))
+    if cycles[-1] <= argmax_latency(n_classes):
+        extra = 1 if len(cycles) == 1 else HANDOFF_CLOCKS + 2
+        stage = max(stage, cycles[-1] + argmax_latency(n_classes) + extra)
+    return max(stage, n_classes + 1, input_words)
 
 
 def requant_multipliers(hidden: bool, wide: bool) -> int:
@@ -251,19 +273,11 @@ class DesignPlan:
         no backpressure: the core takes the next image the clock after done, unless sending
         the result (one beat per clock) is slower. With layers in flight: the slowest stage
         (see the module's docstring)."""
+        n_classes = self.layers[-1].n_out
+        if self.in_flight:
+            return flight_interval([x.cycles for x in self.layers], n_classes, self.input_words)
         # the result's beats out, the image's beats in (one input word per s_axis beat)
-        beats = max(self.layers[-1].n_out + 1, self.input_words)
-        if not self.in_flight:
-            return max(self.latency_cycles + 1, beats)
-        # a later layer starts two clocks after the one before sees it idle (registered,
-        # and the start pulse registered)
-        stage = max([self.layers[0].cycles] + [x.cycles + HANDOFF_CLOCKS + 1
-                                               for x in self.layers[1:]])
-        if self.argmax_gate:
-            extra = 1 if len(self.layers) == 1 else HANDOFF_CLOCKS + 2
-            stage = max(stage, self.layers[-1].cycles + argmax_latency(self.layers[-1].n_out)
-                        + extra)
-        return max(stage, beats)
+        return max(self.latency_cycles + 1, n_classes + 1, self.input_words)
 
     @property
     def result_slots(self) -> int:
@@ -334,9 +348,10 @@ def capacity_check(plan: DesignPlan) -> dict:
     the requantizers' multipliers), and a rough LUT count of the LUT multipliers. Not an
     estimate of the whole design (estimate.py gives that): a quick early warning."""
     part = PARTS[plan.part]
-    ramb18 = plan.ramb18 + ramb18_per_rom(plan.input_buffer_depth, plan.input_word_bits)
+    ramb18 = plan.ramb18 + input_buffer_ramb18(plan.layers[0].n_in, plan.input_bits,
+                                               plan.layers[0].simd)
     dsp = plan.dsp_macs + sum(x.requant_multipliers for x in plan.layers)
-    lut = sum(x.lut_macs * LUTS_PER_LUT_MULT_BIT * plan.weight_bits * x.input_bits
+    lut = sum(lut_mult_luts(x.lut_macs, plan.weight_bits, x.input_bits)
               for x in plan.layers)
     need = {"RAMB18": ramb18, "DSP48E1": dsp, "LUT_multipliers_LUT": lut}
     have = {"RAMB18": part["RAMB18"], "DSP48E1": part["DSP48E1"],
@@ -426,15 +441,33 @@ def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs
         n_lut = (lanes_l - n_dsp) * simd_l
         lut_macs += n_lut
         product_bits = q.weight_bits + q.layer_input_bits(l)
-        luts += n_lut * LUTS_PER_LUT_MULT_BIT * q.weight_bits * q.layer_input_bits(l)
+        luts += lut_mult_luts(n_lut, q.weight_bits, q.layer_input_bits(l))
         # each lane adds its SIMD products in logic: SIMD - 1 adders, a LUT per sum bit
         luts += lanes_l * (simd_l - 1) * (product_bits + addr_bits(simd_l))
         words = math.ceil(n_out / lanes_l) * math.ceil(n_in / simd_l)
         ramb18 += ramb18_per_rom(1 << addr_bits(words), lanes_l * simd_l * q.weight_bits)
-    ramb18 += ramb18_per_rom(1 << addr_bits(math.ceil(q.topology[0] / simd[0])),
-                             q.input_bits * simd[0])
+    ramb18 += input_buffer_ramb18(q.topology[0], q.input_bits, simd[0])
     return {"multipliers": sum(p * s for p, s in zip(pe, simd)), "dsp_macs": dsp,
             "lut_macs": lut_macs, "ramb18": ramb18, "lut_mult_luts": luts}
+
+
+def fold_limit(cost: dict, part: str) -> str:
+    """Why a fold (fold_cost) does not fit the part by the rule of --fold auto, "" if it
+    fits: no LUT multipliers on an ECP5, else LUT multipliers and SIMD adders within
+    AUTO_LUT_MULT_SHARE of the LUTs; ROMs and input buffer within the RAMB18. (The DSP
+    blocks are filled only up to what fold_cost was given.)"""
+    have = PARTS[part]
+    over = []
+    if is_ecp5(part) and cost["lut_macs"]:
+        over.append(f"{cost['multipliers']} multipliers, {cost['lut_macs']} more than the "
+                    f"{cost['dsp_macs']} MULT18X18D left (no LUT multipliers on an ECP5)")
+    elif cost["lut_mult_luts"] > int(have["LUT"] * AUTO_LUT_MULT_SHARE):
+        over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in DSP blocks "
+                    f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT with the "
+                    f"SIMD adders, more than {AUTO_LUT_MULT_SHARE:.0%} of the {have['LUT']:,})")
+    if cost["ramb18"] > have["RAMB18"]:
+        over.append(f"{cost['ramb18']} RAMB18 of {have['RAMB18']}")
+    return "; ".join(over)
 
 
 def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
@@ -448,10 +481,7 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
     --target-fps (target_interval: the most clocks per image): the cheapest fold that
     reaches it. max_simd: the most inputs per clock for the first layer (default: an input
     word of AUTO_MAX_WORD_BITS). ValueError when no fold fits (or none reaches the target)."""
-    have = PARTS[part]
     dsp_for_macs = auto_dsp_for_macs(q, part, dsp_budget)
-    lut_limit = int(have["LUT"] * AUTO_LUT_MULT_SHARE)
-    ecp5 = is_ecp5(part)
     # layers with accumulators beyond 32 bits are not folded (make_plan refuses it)
     most = max(1, AUTO_MAX_WORD_BITS // q.input_bits) if max_simd is None else max_simd
     max_simd = [0 if wide_acc(q.acc_bits(l)) else 1 for l in range(q.n_layers)]
@@ -462,20 +492,6 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
         shapes = [shape_within(q.W[l].shape[1], q.W[l].shape[0], l, clocks, max_simd[l])
                   for l in range(q.n_layers)]
         return None if None in shapes else shapes
-
-    def why_not(cost: dict) -> str:
-        over = []
-        if ecp5 and cost["lut_macs"]:
-            over.append(f"{cost['multipliers']} multipliers, {cost['lut_macs']} more than the "
-                        f"{cost['dsp_macs']} MULT18X18D left (no LUT multipliers on an ECP5)")
-        elif cost["lut_mult_luts"] > lut_limit:
-            over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in DSP blocks "
-                        f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT with the "
-                        f"SIMD adders, more than {AUTO_LUT_MULT_SHARE:.0%} of the "
-                        f"{have['LUT']:,})")
-        if cost["ramb18"] > have["RAMB18"]:
-            over.append(f"{cost['ramb18']} RAMB18 of {have['RAMB18']}")
-        return "; ".join(over)
 
     candidates = set()
     for l in range(q.n_layers):
@@ -492,14 +508,17 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
             continue
         pe, simd = [p for p, _ in shapes], [s for _, s in shapes]
         cost = fold_cost(q, pe, simd, dsp_for_macs)
-        reason = why_not(cost)
+        reason = fold_limit(cost, part)
         if reason:
             limit = reason
             if target_interval is not None:
                 break  # a faster fold costs more still
             continue
-        interval = max(stage_clocks(q.W[l].shape[1], l, math.ceil(q.W[l].shape[0] / pe[l]),
-                                    simd[l]) for l in range(q.n_layers))
+        interval = flight_interval(
+            [layer_cycles(q.W[l].shape[1], l, math.ceil(q.W[l].shape[0] / pe[l]), simd[l])
+             for l in range(q.n_layers)], q.topology[-1], math.ceil(q.topology[0] / simd[0]))
+        if target_interval is not None and interval > target_interval:
+            continue  # the argmax or the result's beats hold it back: a faster fold
         return FoldChoice(pe=pe, simd=simd, interval=interval, limit=limit,
                           target_interval=target_interval, **cost)
     if target_interval is not None and not limit:

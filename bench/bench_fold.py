@@ -96,11 +96,7 @@ def model_fits(q, plan, part: str) -> tuple[dict, bool]:
     simd = [x.simd for x in plan.layers]
     cost = hp.fold_cost(q, pe, simd, plan.dsp_budget)
     requant = sum(x.requant_multipliers for x in plan.layers)
-    have = PARTS[part]
-    fits = (cost["dsp_macs"] + requant <= have["DSP48E1"]
-            and cost["lut_mult_luts"] <= have["LUT"] * hp.AUTO_LUT_MULT_SHARE
-            and cost["ramb18"] <= have["RAMB18"])
-    return {**cost, "dsp": cost["dsp_macs"] + requant}, fits
+    return {**cost, "dsp": cost["dsp_macs"] + requant}, not hp.fold_limit(cost, part)
 
 
 def simulate(g, work: Path) -> dict:

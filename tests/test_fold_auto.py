@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,7 +136,6 @@ def test_fold_auto_errors_on_the_command_line(tmp_path):
         assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
         assert named in bad.stderr.strip().splitlines()[-1], bad.stderr
         assert not (tmp_path / "b").exists()
-    shutil.rmtree(tmp_path / "b", ignore_errors=True)
 
 
 def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
