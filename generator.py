@@ -37,6 +37,8 @@ HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.
              "dsp_mults.vhd")
 # and, only in a design whose accumulators need more than 32 bits, their wide forms
 HDL_WIDE_FILES = ("argmax_wide.vhd", "requantizer_wide.vhd")
+# and, only in a design with two lanes per DSP block (--dsp-pairs), their multipliers
+HDL_PAIRS_FILES = ("dsp_mult_pairs.vhd",)
 N_INPUT_COE = 10            # test-input .coe files written (the first vectors)
 DEFAULT_VECTORS = 50
 DEFAULT_CLOCK_MHZ = 100.0
@@ -75,6 +77,9 @@ class Options:
     # layer; a list: one per layer), hardware_plan.py
     pe: list[int] | None = None
     simd: list[int] | None = None       # inputs per clock per layer (None: 1)
+    # two lanes per DSP48E1 where the widths allow (hdl/dsp_mult_pairs.vhd); None: only
+    # with --fold auto / --target-fps on a Xilinx part
+    dsp_pairs: bool | None = None
     # layers in flight: layer k works on the next image while layer k + 1 finishes this one
     in_flight: bool = False
     # let the tool choose the lanes (hardware_plan.choose_fold; layers in flight): "auto",
@@ -121,7 +126,7 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
     """Names the generator writes for design `name` (for folders written before report.json
     had a manifest): the same kinds of file as render_design, for any layer count."""
     n = re.escape(name)
-    hdl = "|".join(re.escape(h) for h in HDL_FILES + HDL_WIDE_FILES)
+    hdl = "|".join(re.escape(h) for h in HDL_FILES + HDL_WIDE_FILES + HDL_PAIRS_FILES)
     return [re.compile(p) for p in (
         rf"{n}_(pkg|core|top|axis)\.vhd", rf"{n}_l\d+_(pkg|weights|layer|lut_mults)\.vhd",
         rf"({hdl})", r"quantized\.npz", r"report\.json",
@@ -238,11 +243,14 @@ def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") ->
         if values is not None and len(values) not in (1, q.n_layers):
             raise GeneratorError(f"{option} for {where}: {len(values)} values for "
                                  f"{q.n_layers} layers: give one value, or one per layer")
+    if opts.dsp_pairs and is_ecp5(opts.part):
+        raise GeneratorError(f"--dsp-pairs for {opts.part}: an ECP5's MULT18X18D takes 18-bit "
+                             f"operands, too narrow for two products; leave --dsp-pairs out")
     if opts.fold is not None or opts.target_fps is not None:
         return auto_plan(q, opts, where)
     try:
         plan = plan_design(q, opts.part, opts.budget(), opts.neurons_per_rom, opts.pe,
-                           opts.in_flight, opts.simd)
+                           opts.in_flight, opts.simd, bool(opts.dsp_pairs))
     except ValueError as exc:    # SIMD asked of a later layer
         raise GeneratorError(f"--simd for {where}: {exc}") from None
     for x in plan.layers:
@@ -266,11 +274,11 @@ def auto_plan(q: qf.QuantizedModel, opts: Options, where: str) -> DesignPlan:
     if opts.target_fps is not None:
         target = math.floor(opts.clock_mhz * 1e6 / opts.target_fps)
     try:
-        fold = choose_fold(q, opts.part, opts.dsp_budget, target)
+        fold = choose_fold(q, opts.part, opts.dsp_budget, target, dsp_pairs=opts.dsp_pairs)
     except ValueError as exc:
         raise GeneratorError(f"{chosen} for {where}: {exc}") from None
     plan = plan_design(q, opts.part, auto_dsp_for_macs(q, opts.part, opts.dsp_budget),
-                       opts.neurons_per_rom, fold.pe, True, fold.simd)
+                       opts.neurons_per_rom, fold.pe, True, fold.simd, fold.dsp_pairs)
     plan.fold = {"mode": "target-fps" if opts.fold is None else "auto", **fold.as_dict(),
                  "target_fps": opts.target_fps}
     return plan
@@ -296,6 +304,8 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
             "ramb18": x.ramb18,
             "mac_multipliers": x.pe * x.simd,
             "dsp_macs": x.dsp_macs,
+            "dsp_pairs": x.dsp_pairs,
+            "dsp_blocks": x.dsp_blocks,
             "lut_macs": x.lut_macs,
             "requant_multipliers": x.requant_multipliers,
             # what quantization lost (None when generated from integers)
@@ -335,6 +345,7 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
             "ramb18": plan.ramb18,
             "multipliers": plan.multipliers,
             "dsp_macs": plan.dsp_macs,
+            "dsp_blocks": plan.dsp_blocks,  # of those (fewer than dsp_macs with DSP pairs)
             "lut_macs": plan.lut_macs,
         },
         "top": f"{name}_top", "core": f"{name}_core",
@@ -494,6 +505,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "w_addr_bits": hw.w_addr_bits,
             "lane_acc_min_vhdl": vhdl_integer(min(lo, 0)), "lane_acc_max": max(hi, 0),
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_lanes,
+            "dsp_pairs": hw.dsp_pairs, "dsp_blocks": hw.dsp_blocks,
             "dsp_budget": plan.dsp_budget,
             "rom_note": _rom_note(hw.rom_depth, hw.rom_width, hw.n_roms),
         }
@@ -538,7 +550,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         "tb_axis.vhd.j2", f"tb_{name}_axis: VUnit testbench of the AXI4-Stream wrapper", **net)
     files[f"tb/tb_{name}_weights.vhd"] = render(
         "tb_weights.vhd.j2", f"tb_{name}_weights: VUnit testbench of the weights memories", **net)
-    for hdl in HDL_FILES + (HDL_WIDE_FILES if plan.any_wide else ()):
+    for hdl in (HDL_FILES + (HDL_WIDE_FILES if plan.any_wide else ())
+                + (HDL_PAIRS_FILES if any(x.dsp_pairs and x.dsp_lanes for x in plan.layers) else ())):
         files[hdl] = (HDL_DIR / hdl).read_text()
 
     # test vectors from the integer reference model (the oracle)
@@ -797,6 +810,12 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                         "layer; only the first layer may take more than 1 so far): S times "
                         "the multipliers of each lane for about S times fewer clocks; a value "
                         "above a layer's inputs is one clock per pass (default 1)")
+    h.add_argument("--dsp-pairs", action=argparse.BooleanOptionalAction, default=None,
+                   help="two multiply-accumulate lanes per DSP48E1: their weights packed "
+                        "into one operand, the product split again (exact; 8-bit weights "
+                        "and inputs or narrower; not on an ECP5): the DSP blocks hold twice "
+                        "the lanes. Default: on with --fold auto / --target-fps on a Xilinx "
+                        "part, off otherwise (--no-dsp-pairs keeps auto from it)")
     h.add_argument("--in-flight", action="store_true",
                    help="layers in flight: layer k takes the next image while layer k + 1 "
                         "finishes this one (each hidden layer keeps a copy of its results "
@@ -846,6 +865,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    pe=parse_per_layer(getattr(args, "pe", None), "--pe"),
                    in_flight=bool(getattr(args, "in_flight", False)),
                    simd=parse_per_layer(getattr(args, "simd", None), "--simd"),
+                   dsp_pairs=getattr(args, "dsp_pairs", None),
                    fold=getattr(args, "fold", None),
                    target_fps=check_target_fps(getattr(args, "target_fps", None)),
                    clock_mhz=check_clock_mhz(args.clock_mhz))

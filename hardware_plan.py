@@ -36,6 +36,14 @@ argmax's + 1, + 3 after a hidden layer), and never less than the AXI4-Stream wra
 result beats (classes + 1) or its input beats (one word of layer 0's SIMD codes per beat).
 The latency of one image: the layers' clocks + one per hidden layer (the registered start)
 + the argmax's. Without layers in flight the core takes one image at a time: latency + 1.
+
+DSP pairs (dsp_pairs, Xilinx parts): two lanes share one DSP48E1, multiplying the packed
+weight w(2i + 1) * 2^S + w(2i) by their common input (S = weight bits + input bits, the
+width of one product) and splitting the product again (hdl/dsp_mult_pairs.vhd): a layer's
+DSP lanes then take half the blocks. Exact when the packed weight fits the DSP48E1's A
+port (2 x weight bits + input bits + 1 <= 25) and S <= 16: 8-bit weights and inputs, or
+4-bit weights. Only a layer whose multipliers do not all fit the DSP blocks left pairs
+(pair_layer).
 """
 from __future__ import annotations
 
@@ -99,6 +107,31 @@ def input_buffer_ramb18(n_in: int, input_bits: int, simd: int) -> int:
 def lut_mult_luts(multipliers: int, weight_bits: int, input_bits: int) -> int:
     """LUTs of that many LUT multipliers (LUTS_PER_LUT_MULT_BIT per weight bit x input bit)."""
     return multipliers * LUTS_PER_LUT_MULT_BIT * weight_bits * input_bits
+
+
+def pairs_fit(weight_bits: int, input_bits: int) -> bool:
+    """Two products of weight_bits x input_bits fit one DSP48E1 (hdl/dsp_mult_pairs.vhd):
+    the packed weight in its 25-bit A port, the packed product in 32 bits."""
+    return 2 * weight_bits + input_bits + 1 <= 25 and weight_bits + input_bits <= 16
+
+
+def pair_layer(dsp_pairs: bool, q: qf.QuantizedModel, layer: int, pe: int, simd: int,
+               blocks_left: int) -> bool:
+    """With dsp_pairs, a layer pairs its lanes when the widths allow it and its multipliers
+    do not all fit the DSP blocks left one per block (pairing costs a splitting adder per
+    pair: no use where the blocks suffice)."""
+    return (dsp_pairs and pairs_fit(q.weight_bits, q.layer_input_bits(layer))
+            and pe * simd > blocks_left > 0)
+
+
+def dsp_blocks(dsp_lanes: int, simd: int, pairs: bool) -> int:
+    """DSP blocks of a layer's DSP lanes: one per multiplier, or one per two lanes."""
+    return (math.ceil(dsp_lanes / 2) if pairs else dsp_lanes) * simd
+
+
+def dsp_lanes_within(pe: int, simd: int, blocks: int, pairs: bool) -> int:
+    """The most of a layer's pe lanes (simd multipliers each) that `blocks` DSP blocks hold."""
+    return min(pe, (2 if pairs else 1) * (blocks // simd))
 
 
 def neurons_per_rom(n_out: int, requested: int | None) -> int:
@@ -196,6 +229,8 @@ class LayerPlan:
     ramb18: int              # RAMB18-equivalents of all its ROMs
     dsp_lanes: int           # lanes 0 .. dsp_lanes-1 multiply in DSP blocks
     dsp_macs: int            # their multipliers: dsp_lanes x simd
+    dsp_pairs: bool          # two lanes per DSP block (hdl/dsp_mult_pairs.vhd)
+    dsp_blocks: int          # the DSP blocks of those multipliers
     lut_macs: int            # the other lanes' multipliers, in LUTs
     requant_multipliers: int  # a hidden layer's requantizer: 2 DSP multipliers (3 if wide), else 0
 
@@ -244,6 +279,11 @@ class DesignPlan:
     @property
     def dsp_macs(self) -> int:
         return sum(x.dsp_macs for x in self.layers)
+
+    @property
+    def dsp_blocks(self) -> int:
+        """DSP blocks of the multiply-accumulates (the requantizers' apart)."""
+        return sum(x.dsp_blocks for x in self.layers)
 
     @property
     def lut_macs(self) -> int:
@@ -296,10 +336,11 @@ class DesignPlan:
 def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
                 neurons_per_rom_asked: int | None,
                 pe_asked: list[int] | None = None, in_flight: bool = False,
-                simd_asked: list[int] | None = None) -> DesignPlan:
+                simd_asked: list[int] | None = None, dsp_pairs: bool = False) -> DesignPlan:
     """The plan of design q: lanes (PE) and passes per layer, ROM packing, the DSP budget
-    spent on the layers' lanes in order (the lanes beyond it get LUT multipliers),
-    latencies, and the capacity check against the part."""
+    (in DSP blocks) spent on the layers' lanes in order (the lanes beyond it get LUT
+    multipliers; with dsp_pairs two lanes per block where pairs_fit), latencies, and the
+    capacity check against the part."""
     layers = []
     left = dsp_budget
     pe_per_layer = per_layer(pe_asked, q.n_layers)
@@ -313,8 +354,9 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
                              f"inputs per clock so far; give the later layers 1")
         passes, groups = math.ceil(n_out / pe), math.ceil(n_in / simd)
         pack = neurons_per_rom(pe, neurons_per_rom_asked)
-        n_dsp = min(pe, left // simd)
-        left -= n_dsp * simd
+        pairs = pair_layer(dsp_pairs, q, l, pe, simd, left)
+        n_dsp = dsp_lanes_within(pe, simd, left, pairs)
+        left -= dsp_blocks(n_dsp, simd, pairs)
         depth, width = 1 << addr_bits(passes * groups), pack * simd * q.weight_bits
         n_roms = math.ceil(pe / pack)
         lo, hi = q.acc_range(l)
@@ -326,7 +368,8 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             passes=passes, addr_bits=addr_bits(groups), w_addr_bits=addr_bits(passes * groups),
             pack=pack, n_roms=n_roms, rom_depth=depth, rom_width=width,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_lanes=n_dsp,
-            dsp_macs=n_dsp * simd, lut_macs=(pe - n_dsp) * simd,
+            dsp_macs=n_dsp * simd, dsp_pairs=pairs, dsp_blocks=dsp_blocks(n_dsp, simd, pairs),
+            lut_macs=(pe - n_dsp) * simd,
             requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))))
     plan = DesignPlan(
         layers=layers, part=part, dsp_budget=dsp_budget,
@@ -350,7 +393,7 @@ def capacity_check(plan: DesignPlan) -> dict:
     part = PARTS[plan.part]
     ramb18 = plan.ramb18 + input_buffer_ramb18(plan.layers[0].n_in, plan.input_bits,
                                                plan.layers[0].simd)
-    dsp = plan.dsp_macs + sum(x.requant_multipliers for x in plan.layers)
+    dsp = plan.dsp_blocks + sum(x.requant_multipliers for x in plan.layers)
     lut = sum(lut_mult_luts(x.lut_macs, plan.weight_bits, x.input_bits)
               for x in plan.layers)
     need = {"RAMB18": ramb18, "DSP48E1": dsp, "LUT_multipliers_LUT": lut}
@@ -383,6 +426,8 @@ class FoldChoice:
     interval: int               # predicted clocks between images, layers in flight
     multipliers: int            # multiply-accumulate multipliers (the requantizers' apart)
     dsp_macs: int               # of them in DSP blocks
+    dsp_blocks: int             # the DSP blocks they take (two each with dsp_pairs)
+    dsp_pairs: bool             # two lanes per DSP block where the widths allow
     lut_macs: int               # in LUTs
     ramb18: int                 # weights ROMs + input buffer, RAMB18-equivalents
     lut_mult_luts: int          # LUTs of the LUT multipliers and the SIMD adders
@@ -428,15 +473,21 @@ def shape_within(n_in: int, n_out: int, layer: int, clocks: int,
     return best
 
 
-def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs: int) -> dict:
-    """Multipliers, DSP/LUT split (DSP blocks filled layer by layer, as plan_design does),
-    RAMB18, and the LUTs of the LUT multipliers (LUTS_PER_LUT_MULT_BIT) and of the adders
-    that sum each lane's SIMD products (a LUT per sum bit) of a fold (one ROM per layer)."""
-    left, dsp, lut_macs, luts, ramb18 = dsp_for_macs, 0, 0, 0, 0
+def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs: int,
+              dsp_pairs: bool = False) -> dict:
+    """Multipliers, DSP/LUT split (DSP blocks filled layer by layer, as plan_design does,
+    two lanes per block with dsp_pairs where pairs_fit), RAMB18, and the LUTs of the LUT
+    multipliers (LUTS_PER_LUT_MULT_BIT), of the adders that sum each lane's SIMD products (a
+    LUT per sum bit) and of the pairs' splitting adders (a LUT per product bit) of a fold
+    (one ROM per layer)."""
+    left, dsp, blocks, lut_macs, luts, ramb18 = dsp_for_macs, 0, 0, 0, 0, 0
     for l, (lanes_l, simd_l) in enumerate(zip(pe, simd)):
         n_out, n_in = q.W[l].shape
-        n_dsp = min(lanes_l, left // simd_l)
-        left -= n_dsp * simd_l
+        pairs = pair_layer(dsp_pairs, q, l, lanes_l, simd_l, left)
+        n_dsp = dsp_lanes_within(lanes_l, simd_l, left, pairs)
+        used = dsp_blocks(n_dsp, simd_l, pairs)
+        left -= used
+        blocks += used
         dsp += n_dsp * simd_l
         n_lut = (lanes_l - n_dsp) * simd_l
         lut_macs += n_lut
@@ -444,11 +495,14 @@ def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs
         luts += lut_mult_luts(n_lut, q.weight_bits, q.layer_input_bits(l))
         # each lane adds its SIMD products in logic: SIMD - 1 adders, a LUT per sum bit
         luts += lanes_l * (simd_l - 1) * (product_bits + addr_bits(simd_l))
+        if pairs:  # the high product of each pair: its field of the packed product + a borrow
+            luts += (n_dsp // 2) * simd_l * product_bits
         words = math.ceil(n_out / lanes_l) * math.ceil(n_in / simd_l)
         ramb18 += ramb18_per_rom(1 << addr_bits(words), lanes_l * simd_l * q.weight_bits)
     ramb18 += input_buffer_ramb18(q.topology[0], q.input_bits, simd[0])
     return {"multipliers": sum(p * s for p, s in zip(pe, simd)), "dsp_macs": dsp,
-            "lut_macs": lut_macs, "ramb18": ramb18, "lut_mult_luts": luts}
+            "dsp_blocks": blocks, "lut_macs": lut_macs, "ramb18": ramb18,
+            "lut_mult_luts": luts}
 
 
 def fold_limit(cost: dict, part: str) -> str:
@@ -462,7 +516,9 @@ def fold_limit(cost: dict, part: str) -> str:
         over.append(f"{cost['multipliers']} multipliers, {cost['lut_macs']} more than the "
                     f"{cost['dsp_macs']} MULT18X18D left (no LUT multipliers on an ECP5)")
     elif cost["lut_mult_luts"] > int(have["LUT"] * AUTO_LUT_MULT_SHARE):
-        over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in DSP blocks "
+        blocks = (f"{cost['dsp_blocks']} DSP blocks" if cost.get("dsp_blocks", cost["dsp_macs"])
+                  != cost["dsp_macs"] else "DSP blocks")
+        over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in {blocks} "
                     f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT with the "
                     f"SIMD adders, more than {AUTO_LUT_MULT_SHARE:.0%} of the {have['LUT']:,})")
     if cost["ramb18"] > have["RAMB18"]:
@@ -471,7 +527,8 @@ def fold_limit(cost: dict, part: str) -> str:
 
 
 def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
-                target_interval: int | None = None, max_simd: int | None = None) -> FoldChoice:
+                target_interval: int | None = None, max_simd: int | None = None,
+                dsp_pairs: bool | None = None) -> FoldChoice:
     """--fold auto (target_interval None): the fastest fold, layers in flight, that fits
     the part: DSP blocks (dsp_budget, default all of the part's) for the requantizers and
     as many multipliers as they hold, LUT multipliers beyond them within
@@ -480,8 +537,12 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
     keep it within the slowest layer's clocks (balanced).
     --target-fps (target_interval: the most clocks per image): the cheapest fold that
     reaches it. max_simd: the most inputs per clock for the first layer (default: an input
-    word of AUTO_MAX_WORD_BITS). ValueError when no fold fits (or none reaches the target)."""
+    word of AUTO_MAX_WORD_BITS). dsp_pairs: two lanes per DSP block where the widths allow
+    (default: on a Xilinx part; an ECP5's MULT18X18D is too narrow for two products).
+    ValueError when no fold fits (or none reaches the target)."""
     dsp_for_macs = auto_dsp_for_macs(q, part, dsp_budget)
+    if dsp_pairs is None:
+        dsp_pairs = not is_ecp5(part)
     # layers with accumulators beyond 32 bits are not folded (make_plan refuses it)
     most = max(1, AUTO_MAX_WORD_BITS // q.input_bits) if max_simd is None else max_simd
     max_simd = [0 if wide_acc(q.acc_bits(l)) else 1 for l in range(q.n_layers)]
@@ -507,7 +568,7 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
         if shapes is None:
             continue
         pe, simd = [p for p, _ in shapes], [s for _, s in shapes]
-        cost = fold_cost(q, pe, simd, dsp_for_macs)
+        cost = fold_cost(q, pe, simd, dsp_for_macs, dsp_pairs)
         reason = fold_limit(cost, part)
         if reason:
             limit = reason
@@ -520,7 +581,7 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
         if target_interval is not None and interval > target_interval:
             continue  # the argmax or the result's beats hold it back: a faster fold
         return FoldChoice(pe=pe, simd=simd, interval=interval, limit=limit,
-                          target_interval=target_interval, **cost)
+                          target_interval=target_interval, dsp_pairs=dsp_pairs, **cost)
     if target_interval is not None and not limit:
         fastest = candidates[-1] if candidates else stage_clocks(q.topology[0], 0, 1)
         raise ValueError(f"no fold takes {target_interval} clocks per image or fewer "

@@ -127,6 +127,13 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def dsp_blocks(counts: dict) -> str:
+    """'DSP blocks', or with DSP pairs '64 DSP blocks (two per block)'."""
+    blocks = counts.get("dsp_blocks", counts["dsp_macs"])
+    return ("DSP blocks" if blocks == counts["dsp_macs"] else
+            f"{blocks} DSP blocks (two per block where paired)")
+
+
 def print_summary(g: Generated) -> None:
     r = g.report
     t = r["totals"]
@@ -139,8 +146,8 @@ def print_summary(g: Generated) -> None:
           f"latency {r['latency_cycles']} cycles (ideal {r['ideal_cycles']}), "
           f"{t['roms']} ROM{'s' if t['roms'] != 1 else ''} / {t['ramb18']} RAMB18, "
           f"{plural(t['multipliers'], 'multiplier')}: {t['dsp_macs']} "
-          f"multiply-accumulate{'s' if t['dsp_macs'] != 1 else ''} in DSP blocks, "
-          f"{t['lut_macs']} in LUTs{requant}")
+          f"multiply-accumulate{'s' if t['dsp_macs'] != 1 else ''} in "
+          f"{dsp_blocks(t)}, {t['lut_macs']} in LUTs{requant}")
     folded = [x for x in r["layers"] if x["passes"] > 1]
     if folded:
         print("folded: " + ", ".join(
@@ -156,7 +163,8 @@ def print_summary(g: Generated) -> None:
         print(f"fold {'auto' if fold['mode'] == 'auto' else '--target-fps'}: lanes "
               f"{','.join(map(str, fold['pe']))}{simd}, layers in flight, one image every "
               f"{fold['interval']} clocks ({what}; by the tool's count {fold['dsp_macs']} "
-              f"multipliers in DSP blocks, {fold['lut_macs']} in LUTs, {fold['ramb18']} RAMB18 with the input buffer)")
+              f"multipliers in {dsp_blocks(fold)}, {fold['lut_macs']} in LUTs, "
+              f"{fold['ramb18']} RAMB18 with the input buffer)")
         if fold["limit"]:
             print(f"a faster fold does not fit: {fold['limit']}")
     for x in r["layers"]:

@@ -53,7 +53,12 @@ FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4
           "flight_3_12": ([3, 12], 16, {"in_flight": True}),
           # 4 inputs per clock in layer 0 (a 4-read input buffer), 5 lanes, in flight
           "simd_100_13_7_10": ([100, 13, 7, 10], 15, {"simd": [4, 1, 1], "pe": [5],
-                                                      "in_flight": True})}
+                                                      "in_flight": True}),
+          # DSP pairs (two lanes per block, hdl/dsp_mult_pairs.vhd): layer 0's 5 lanes x 2
+          # inputs in 6 blocks (the last lane single), the later layers in LUTs
+          "pairs_100_13_7_10": ([100, 13, 7, 10], 15, {"simd": [2, 1, 1], "pe": [5],
+                                                       "dsp_budget": 6, "dsp_pairs": True,
+                                                       "in_flight": True})}
 
 
 def make_design(folder: Path, key: str) -> Path:

@@ -57,7 +57,21 @@ CASES = [
     # 16 inputs per clock, 3 lanes, a DSP budget of 20: one lane's 16 multipliers in DSP
     # blocks, the other two lanes' 32 in LUTs; the lab wiring again
     ("f784s", [784, 10], dict(simd=[16], pe=[3], dsp_budget=20), 4 * 49 + 8 + 10, [4]),
+    # DSP pairs (two lanes per block), 4 blocks: layer 0's 5 lanes in 3 (the last one
+    # single), layer 1's 3 lanes: 2 paired in the block left, 1 in LUTs; layer 2: LUTs
+    ("f100p", [100, 13, 7, 10], dict(pe=[5, 3, 7], dsp_budget=4, dsp_pairs=True),
+     (3 * 100 + 7) + (3 * 13 + 15) + (2 * 7 + 15) + 10, [3, 3, 2]),
+    # 4-bit weights paired, 3 blocks: 4 lanes in 2, then 2 of layer 1's 4 in the third
+    ("f100q", [100, 13, 7, 10], dict(pe=[4], weight_bits=4, dsp_budget=3, dsp_pairs=True),
+     (4 * 100 + 7) + (2 * 13 + 15) + (3 * 7 + 15) + 10, [4, 2, 3]),
+    # SIMD 4 and pairs, 5 blocks: 2 lanes x 4 inputs in 4 blocks, the third lane in LUTs;
+    # the lab wiring again
+    ("f784p", [784, 10], dict(simd=[4], pe=[3], dsp_budget=5, dsp_pairs=True),
+     4 * 196 + 8 + 10, [4]),
 ]
+# DSP blocks per layer by hand (the cases with DSP pairs)
+PAIRED_BLOCKS = {"f100p": [(5, 3), (2, 1), (0, 0)], "f100q": [(4, 2), (2, 1), (0, 0)],
+                 "f784p": [(8, 4)]}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +113,9 @@ def test_plan_follows_the_folding_rule(folded):
         assert r["totals"]["dsp_macs"] + r["totals"]["lut_macs"] == sum(
             x["pe"] * x["simd"] for x in r["layers"])
     assert folded["f784s"].report["layers"][0]["dsp_macs"] == 16
+    for name, blocks in PAIRED_BLOCKS.items():
+        layers = folded[name].report["layers"]
+        assert [(x["dsp_macs"], x["dsp_blocks"]) for x in layers] == blocks, name
     assert folded["f784s"].report["layers"][0]["lut_macs"] == 32
 
 

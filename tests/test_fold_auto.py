@@ -5,8 +5,10 @@ S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2,
 after a hidden layer) + 5 clocks (+ 1 with S > 1), + 2 after the first layer; for given
 clocks each layer takes the fewest multipliers, lanes x S, a tie going to the smaller S;
 DSP blocks: the part's, less the requantizers' 2; LUT multipliers: 2 LUT per weight bit x
-input bit, within half the part's LUTs), and chosen folds are simulated: bit-exact, the
-interval through the AXI4-Stream bench equal to the predicted one."""
+input bit, within half the part's LUTs; on a Xilinx part a layer whose multipliers do
+not all fit the DSP blocks left pairs its lanes, two per block, each pair costing a LUT
+per product bit), and chosen folds are simulated: bit-exact, the interval through the
+AXI4-Stream bench equal to the predicted one."""
 from __future__ import annotations
 
 import json
@@ -44,22 +46,47 @@ def test_fastest_fold_that_fits_by_hand():
     # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
     # 53,200). Layer 1 may then take up to 791 clocks: (791 - 273) // 256 + 1 = 3 passes,
     # ceil(10 / 3) = 4 lanes.
-    # one input per clock (max_simd 1)
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
+    # one input per clock (max_simd 1), one multiplier per DSP block (dsp_pairs False)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1, dsp_pairs=False)
     assert (c.pe, c.simd, c.interval) == ([256, 4], [1, 1], 791)
     assert (c.dsp_macs, c.lut_macs, c.lut_mult_luts) == (218, 42, 42 * 128)
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
     # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 7 = 1575),
     # layer 1 (1575 - 273) // 256 + 1 = 6 passes, 2 lanes
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1, dsp_pairs=False)
     assert (c.pe, c.interval) == ([128, 2], 1575)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
     assert "more than 50% of the 17,600" in c.limit
     # a DSP budget is respected: 100 blocks, 98 for lanes; [256, 4] would need 162 LUT
     # multipliers = 20,736 LUT, within 26,600, so the fold stays
-    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", dsp_budget=100, max_simd=1)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", dsp_budget=100, max_simd=1,
+                       dsp_pairs=False)
     assert (c.pe, c.dsp_macs, c.lut_macs) == ([256, 4], 98, 162)
+
+
+def test_dsp_pairs_by_hand():
+    """Two lanes per DSP48E1 (hdl/dsp_mult_pairs.vhd), the default on a Xilinx part.
+    784 -> 256 -> 10 on xc7z020, one input per clock: layer 0's 256 lanes exceed the 218
+    blocks, so they pair: 128 blocks; layer 1's 4 lanes fit the 90 left one per block (no
+    pairing where the blocks suffice): 260 multipliers in 132 blocks, none in LUTs, 128 x
+    16 LUT of splitting adders. Without the SIMD limit: 256 lanes x 2 inputs per clock, 392
+    groups + 2 + 5 + 1 = 400 clocks; 218 blocks hold 218 lanes' 436 multipliers, the other
+    38 lanes' 76 and layer 1's (400 - 273) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
+    128 + 256 SIMD adders x 17 + 109 pairs x 2 x 16 = 18,848 LUT."""
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
+    assert (c.pe, c.simd, c.interval, c.dsp_pairs) == ([256, 4], [1, 1], 791, True)
+    assert (c.dsp_macs, c.dsp_blocks, c.lut_macs, c.lut_mult_luts) == (260, 132, 0, 128 * 16)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020")
+    assert (c.pe, c.simd, c.interval) == ([256, 10], [2, 1], 400)
+    assert (c.dsp_macs, c.dsp_blocks, c.lut_macs) == (436, 218, 86)
+    assert c.lut_mult_luts == 86 * 128 + 256 * 17 + 109 * 2 * 16 == 18848
+    # 12-bit weights: two products do not fit one block (2 x 12 + 8 + 1 > 25): no pairs
+    assert not hp.pairs_fit(12, 8) and hp.pairs_fit(8, 8) and hp.pairs_fit(4, 12)
+    c12 = hp.choose_fold(ones_model([784, 256, 10], 12), "xc7z020", max_simd=1)
+    assert c12.dsp_blocks == c12.dsp_macs
+    # an ECP5's MULT18X18D is too narrow: never paired there
+    assert hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f").dsp_pairs is False
 
 
 def test_fastest_fold_with_simd_by_hand():
@@ -77,7 +104,7 @@ def test_cheapest_fold_that_reaches_a_target_by_hand():
     # // 784 + 1 = 2 passes, 128 lanes (1575 clocks); layer 1: (2000 - 273) // 256 + 1 = 7
     # passes, ceil(10 / 7) = 2 lanes (5 passes: 1297 clocks). Interval: the slower, 1575.
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
-                       max_simd=1)
+                       max_simd=1, dsp_pairs=False)
     assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1575, 2000)
     # up to 4 inputs per clock: layer 0 in 2000 clocks with S = 1: 128 lanes (128
     # multipliers); S = 2: 392 groups, (2000 - 400) // 392 + 1 = 5 passes, 52 lanes (104);
@@ -85,7 +112,7 @@ def test_cheapest_fold_that_reaches_a_target_by_hand():
     # groups, (2000 - 204) // 196 + 1 = 10 passes, 26 lanes (104, a tie: S = 2 stays).
     # 5 passes x 392 + 8 = 1968 clocks; layer 1 as above
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
-                       max_simd=4)
+                       max_simd=4, dsp_pairs=False)
     assert (c.pe, c.simd, c.interval, c.multipliers) == ([52, 2], [2, 1], 1968, 106)
     with pytest.raises(ValueError, match="no fold takes 100 clocks per image or fewer"):
         hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=100)

@@ -107,9 +107,10 @@ def test_report_and_templates_read_one_plan(tmp_path, monkeypatch):
     calls = []
     real = hardware_plan.plan_design
 
-    def altered(q, part, budget, per_rom, pe=None, in_flight=False, simd=None):
-        plan = real(q, part, budget, per_rom, pe, in_flight, simd)
-        plan.layers[0].dsp_lanes = plan.layers[0].dsp_macs = 2
+    def altered(q, part, budget, per_rom, pe=None, in_flight=False, simd=None,
+                dsp_pairs=False):
+        plan = real(q, part, budget, per_rom, pe, in_flight, simd, dsp_pairs)
+        plan.layers[0].dsp_lanes = plan.layers[0].dsp_macs = plan.layers[0].dsp_blocks = 2
         plan.layers[0].lut_macs = plan.layers[0].n_out - 2
         calls.append(plan)
         return plan
