@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import ecp5_outreg
 import estimate
 import fpga_parts
 import output_files as outfiles
@@ -116,6 +117,18 @@ def yosys_ecp5_script(top: str) -> str:
         f"tee -q -o stat.json stat -json -top {top}",
         "",
     ])
+
+
+def absorb_output_registers(netlist_json: Path, top: str) -> int:
+    """ecp5_outreg on Yosys' netlist file: the block RAMs whose output register now holds
+    the register the VHDL put behind them."""
+    try:
+        netlist = json.loads(netlist_json.read_text())
+    except (OSError, ValueError) as exc:
+        raise ImplementError(f"yosys wrote no readable netlist ({exc})") from None
+    changed = ecp5_outreg.absorb_output_registers(netlist, top)
+    netlist_json.write_text(json.dumps(netlist))
+    return changed
 
 
 def nextpnr_command(nextpnr: str, part: str, clock_mhz: float, seed: int) -> list[str]:
@@ -224,6 +237,9 @@ def implement(design: Path, part: str | None = None, clock_mhz: float | None = N
             [yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
             "yosys synth_ecp5", estimate.YOSYS_TIMEOUT_S, work, log).peak_mb}
         seconds["yosys"] = round(time.perf_counter() - t0 - seconds["ghdl"], 1)
+        outreg = absorb_output_registers(work / "design.json", top)
+        log(f"implement: {outreg} block RAMs take the register behind them as their own "
+            f"output register (REGMODE OUTREG, ecp5_outreg.py)")
         reports = {}
         for s in seeds:
             log(f"implement: nextpnr-ecp5 {part}, {clock_mhz:g} MHz constraint, seed {s} ...")
@@ -254,10 +270,12 @@ def implement(design: Path, part: str | None = None, clock_mhz: float | None = N
         "topology": report["topology"], "part": part,
         "flow": ["ghdl --synth --std=08 --out=verilog", "rom_style block restored on the "
                  "weights ROMs", "yosys synth_ecp5",
+                 "the register behind each block RAM moved into it (ecp5_outreg.py)",
                  f"nextpnr-ecp5 {ECP5_PARTS[part]['device']} --package "
                  f"{ECP5_PARTS[part]['package']} --speed {ECP5_PARTS[part]['speed']} "
                  f"--out-of-context --freq {clock_mhz:g} --seed {seeds[0]}"],
         "clock_mhz_constraint": clock_mhz, "seed": seeds[0],
+        "block_ram_output_registers": outreg,
         "fmax_by_seed": by_seed,
         "fmax_mhz": worst, "meets_constraint": worst is not None and worst >= clock_mhz,
         "fmax": fmax, "critical_path": critical_path(pnr),

@@ -52,6 +52,9 @@ def test_implement_reports_fmax_path_and_resources(implemented):
     assert cp["total_ns"] == pytest.approx(cp["logic_ns"] + cp["routing_ns"], abs=0.01)
     assert 1000 / cp["total_ns"] == pytest.approx(r["fmax_mhz"], rel=0.15)
     assert r["used"]["LUT4"] > 0 and r["used"]["FF"] > 0
+    # every weights ROM (one block RAM per layer here) took the register behind it as its
+    # output register (ecp5_outreg.py; the input buffer of 5 codes is LUT RAM)
+    assert r["block_ram_output_registers"] == r["used"]["DP16KD"] == 2
     assert set(r["available"]) == {"LUT4", "FF", "DP16KD", "MULT18X18D"}
     report = json.loads((out / "report.json").read_text())
     assert r["interval_cycles"] == report["axis"]["image_period_cycles"]
