@@ -2,14 +2,16 @@
 """Folding: interval against resources over a sweep of folds, and the fold --fold auto picks.
 
     python bench/bench_fold.py [--network 784-256-10] [--part xc7z020] [--simulate]
-                               [--estimate] [--json bench/fold.json] [--png docs/img/fold.png]
+                               [--estimate [all|auto|ends]] [--json bench/fold.json]
+                               [--png docs/img/fold.png]
                                [--markdown docs/fold.md]
 
 For the network (seeded random weights, int8): the default design (a lane per neuron, one
 input per clock, layers one after the other), then the first layer folded into PE lanes
 (its neurons / 1, 2, 4, 8, 16) taking SIMD inputs per clock (1, 2, 4), the later layers
-given the fewest lanes that keep up (as --fold auto balances them), layers in flight; and
-the fold --fold auto picks for --part. For each: the predicted interval and latency
+given the fewest lanes that keep up (as --fold auto balances them), layers in flight, two
+lanes per DSP block where the blocks run short (--dsp-pairs, as --fold auto on a Xilinx
+part); and the fold --fold auto picks for --part. For each: the predicted interval and latency
 (report.json), the tool's own count (multipliers in DSP blocks and in LUTs, the LUTs of the
 LUT multipliers and SIMD adders, RAMB18) and whether that fits the part by the rule --fold
 auto uses. --simulate: the generated AXI4-Stream bench streams images back to back and
@@ -38,11 +40,12 @@ import examples  # noqa: E402
 import generator  # noqa: E402
 import hardware_plan as hp  # noqa: E402
 import vunit_run  # noqa: E402
-from fpga_parts import PARTS  # noqa: E402
+from fpga_parts import PARTS, is_ecp5  # noqa: E402
 from vunit_console import run_quietly  # noqa: E402
 
-BEGIN = "<!-- BEGIN bench_fold.py -->"
-END = "<!-- END bench_fold.py -->"
+def markers(network: str) -> tuple[str, str]:
+    """The markers of a network's table in the markdown file (one table per network)."""
+    return (f"<!-- BEGIN bench_fold.py {network} -->", f"<!-- END bench_fold.py {network} -->")
 SEED = 13
 
 
@@ -74,6 +77,7 @@ def folds(q, part: str) -> list[tuple[str, generator.Options]]:
     """(label, generator options) of the sweep, the default first and the auto fold last."""
     n_out = q.W[0].shape[0]
     dsp = hp.auto_dsp_for_macs(q, part, None)  # every DSP block, as --fold auto has them
+    pairs = not is_ecp5(part)                   # and two lanes per block where needed
     out = [("default", generator.Options(part=part))]
     seen = set()
     for div in (1, 2, 4, 8, 16):
@@ -85,7 +89,7 @@ def folds(q, part: str) -> list[tuple[str, generator.Options]]:
             pe, simd = balanced(q, pe0, simd0)
             out.append((f"pe {','.join(map(str, pe))} simd {simd0}",
                         generator.Options(part=part, pe=pe, simd=simd, in_flight=True,
-                                          dsp_budget=dsp)))
+                                          dsp_budget=dsp, dsp_pairs=pairs)))
     out.append(("--fold auto", generator.Options(part=part, fold="auto")))
     return out
 
@@ -94,9 +98,9 @@ def model_fits(q, plan, part: str) -> tuple[dict, bool]:
     """The tool's count of a plan and whether it fits by --fold auto's rule."""
     pe = [x.pe for x in plan.layers]
     simd = [x.simd for x in plan.layers]
-    cost = hp.fold_cost(q, pe, simd, plan.dsp_budget)
+    cost = hp.fold_cost(q, pe, simd, plan.dsp_budget, any(x.dsp_pairs for x in plan.layers))
     requant = sum(x.requant_multipliers for x in plan.layers)
-    return {**cost, "dsp": cost["dsp_macs"] + requant}, not hp.fold_limit(cost, part)
+    return {**cost, "dsp": cost["dsp_blocks"] + requant}, not hp.fold_limit(cost, part)
 
 
 def simulate(g, work: Path) -> dict:
@@ -145,7 +149,7 @@ def markdown(data: dict) -> str:
              f"{meta['load_after']} after). Model: the tool's own count; fits: by the rule "
              f"of `--fold auto` (DSP blocks, LUT multipliers and SIMD adders within half the "
              f"LUTs, RAMB18).", "",
-             "| fold | lanes | SIMD | interval | latency | multipliers DSP / LUT | model LUT "
+             "| fold | lanes | SIMD | interval | latency | DSP blocks / LUT multipliers | model LUT "
              "| RAMB18 | fits (model) | AXI4-Stream bench | Yosys LUT / FF / RAMB18 / DSP |",
              "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | --- | --- | --- |"]
     for r in data["rows"]:
@@ -194,11 +198,15 @@ def picture(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_markdown(path: Path, text: str) -> None:
+def write_markdown(path: Path, text: str, network: str, png: Path) -> None:
+    """The table between the network's markers; a new section for a network not there yet."""
+    begin, end = markers(network)
     old = path.read_text() if path.exists() else (
-        "# Folding\n\nInterval against resources over a sweep of folds (bench/bench_fold.py)."
-        f"\n\n![folds](img/fold.png)\n\n{BEGIN}\n{END}\n")
-    a, b = old.index(BEGIN) + len(BEGIN), old.index(END)
+        "# Folding\n\nInterval against resources over a sweep of folds (bench/bench_fold.py).\n")
+    if begin not in old:
+        old += (f"\n## {network}\n\n![folds of {network}](img/{png.name})\n\n"
+                f"{begin}\n{end}\n")
+    a, b = old.index(begin) + len(begin), old.index(end)
     path.write_text(old[:a] + "\n" + text + "\n" + old[b:])
 
 
@@ -208,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part", default="xc7z020")
     p.add_argument("--simulate", action="store_true",
                    help="run each fold's AXI4-Stream bench (bit-exact, interval checked)")
-    p.add_argument("--estimate", action="store_true",
-                   help="Yosys estimate of each fold (minutes each for 784-256-10)")
+    p.add_argument("--estimate", nargs="?", const="all", choices=["all", "auto", "ends"],
+                   default=None,
+                   help="Yosys estimate of each fold (minutes each for 784-256-10); 'auto': "
+                        "of the --fold auto one only; 'ends': of the default design and "
+                        "the auto fold")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "fold.json")
     p.add_argument("--png", type=Path, default=ROOT / "docs" / "img" / "fold.png")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "fold.md")
@@ -227,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         q = probe.q
         for label, opts in folds(q, args.part):
             print(f"{label} ...", flush=True)
+            estimate_it = (args.estimate == "all"
+                           or (args.estimate in ("auto", "ends") and label == "--fold auto")
+                           or (args.estimate == "ends" and label == "default"))
             row = measure(label, opts, topology, args.part, Path(tmp), args.simulate,
-                          args.estimate)
+                          estimate_it)
             print(f"  interval {row['interval']}, model {row['model']}, fits "
                   f"{row['model_fits']}" + (f", bench {row['simulation']}" if args.simulate
                                             else ""), flush=True)
@@ -238,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps(data, indent=2) + "\n")
     text = markdown(data)
     print(text)
-    write_markdown(args.markdown, text)
+    write_markdown(args.markdown, text, meta["network"], args.png)
     picture(data, args.png)
     print(f"wrote {args.json}, {args.markdown}, {args.png}")
     return 0
