@@ -236,6 +236,11 @@ def default_vectors(n_inputs: int, input_bits: int, n: int = DEFAULT_VECTORS,
     return X[:max(n, 2)].astype(np.int64)
 
 
+def dsp_pairs_on_ecp5(part: str) -> str:
+    return (f"--dsp-pairs for {part}: an ECP5's MULT18X18D takes 18-bit operands, too narrow "
+            f"for two products; leave --dsp-pairs out")
+
+
 def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") -> DesignPlan:
     """The hardware plan of q with the options' hardware choices (hardware_plan)."""
     where = f"{source} ({' -> '.join(map(str, q.topology))})"
@@ -244,8 +249,7 @@ def make_plan(q: qf.QuantizedModel, opts: Options, source: str = "the model") ->
             raise GeneratorError(f"{option} for {where}: {len(values)} values for "
                                  f"{q.n_layers} layers: give one value, or one per layer")
     if opts.dsp_pairs and is_ecp5(opts.part):
-        raise GeneratorError(f"--dsp-pairs for {opts.part}: an ECP5's MULT18X18D takes 18-bit "
-                             f"operands, too narrow for two products; leave --dsp-pairs out")
+        raise GeneratorError(dsp_pairs_on_ecp5(opts.part))
     if opts.fold is not None or opts.target_fps is not None:
         return auto_plan(q, opts, where)
     try:
@@ -857,6 +861,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         part = check_part(args.part)
     except PartError as exc:
         raise GeneratorError(str(exc)) from None
+    if getattr(args, "dsp_pairs", None) and is_ecp5(part):
+        raise GeneratorError(dsp_pairs_on_ecp5(part))
     return Options(weight_bits=args.weight_bits, act_bits=args.act_bits,
                    input_bits=args.input_bits, encoding=args.encoding,
                    frac_bits=args.frac_bits, per_neuron_scale=args.per_neuron_scale,

@@ -156,7 +156,8 @@ def test_fold_auto_errors_on_the_command_line(tmp_path):
     for args, named in ((["--fold", "auto", "--pe", "2"], "leave out --pe and --simd"),
                         (["--target-fps", "0"], "--target-fps must be a positive number"),
                         (["--target-fps", "1e9"], "no fold takes 0 clocks per image"),
-                        (["--fold", "fast"], "invalid choice: 'fast'")):
+                        (["--fold", "fast"], "invalid choice: 'fast'"),
+                        (["--dsp-pairs", "--part", "lfe5u-85f"], "too narrow for two products")):
         bad = subprocess.run([sys.executable, "vhdl_generator.py", str(tmp_path / "net.npz"),
                               "--out", str(tmp_path / "b"), *args], cwd=ROOT,
                              capture_output=True, text=True, timeout=300)
