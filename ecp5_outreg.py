@@ -75,7 +75,10 @@ def _absorbable(ram: dict, cells: dict, sinks: dict, outputs: set) -> dict | Non
                 return None
             name, port = users[0]
             ff = cells[name]
-            p = ff.get("parameters", {})
+            # (Yosys' JSON writes a string parameter that reads like binary digits, as "1",
+            # with a trailing space)
+            p = {k: v.strip() if isinstance(v, str) else v
+                 for k, v in ff.get("parameters", {}).items()}
             if (ff["type"] != "TRELLIS_FF" or port != "DI"
                     or ff["connections"].get("CLK") != clock
                     or p.get("CLKMUX", "CLK") != "CLK" or p.get("GSR", "DISABLED") != "DISABLED"

@@ -64,6 +64,16 @@ def test_flip_flops_behind_the_ram_become_its_output_register():
     assert not n["modules"]["t"]["netnames"]          # the old data nets are not named
 
 
+def test_flip_flops_without_enable_leave_the_output_register_always_enabled():
+    """CEMUX "1" (no enable), written by Yosys as "1 " (a string that reads like binary
+    digits gets a trailing space in its JSON)."""
+    n = netlist(ff_params={"CEMUX": "1 "})
+    for cell in n["modules"]["t"]["cells"].values():
+        cell["connections"].pop("CE", None)
+    assert ecp5_outreg.absorb_output_registers(n, "t") == 1
+    assert n["modules"]["t"]["cells"]["ram"]["connections"]["OCEA"] == ["1"]
+
+
 def test_36_bit_mode_reads_on_port_b_and_registers_both_halves():
     n = netlist(bits=36, width=36, clock_port="B")
     assert ecp5_outreg.absorb_output_registers(n, "t") == 1
