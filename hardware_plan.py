@@ -414,8 +414,12 @@ AUTO_LUT_MULT_SHARE = 0.5
 
 
 # The most inputs per clock an automatic fold gives the first layer: an input word (and an
-# s_axis beat) of at most AUTO_MAX_WORD_BITS bits.
+# s_axis beat) of at most AUTO_MAX_WORD_BITS bits. On an ECP5 one: a lane adds its SIMD
+# products in one clock (layer.vhd.j2), and there the SIMD-4 fold of 784->256->10 (37
+# lanes, 148 of the 156 MULT18X18D) was estimated at 64 MHz after placement and did not
+# route in 20 min (docs/timing.md); one input per clock (128 lanes) is the tested shape.
 AUTO_MAX_WORD_BITS = 128
+AUTO_MAX_SIMD_ECP5 = 1
 
 
 @dataclass
@@ -544,7 +548,10 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
     if dsp_pairs is None:
         dsp_pairs = not is_ecp5(part)
     # layers with accumulators beyond 32 bits are not folded (make_plan refuses it)
-    most = max(1, AUTO_MAX_WORD_BITS // q.input_bits) if max_simd is None else max_simd
+    most = max_simd
+    if most is None:
+        most = (AUTO_MAX_SIMD_ECP5 if is_ecp5(part)
+                else max(1, AUTO_MAX_WORD_BITS // q.input_bits))
     max_simd = [0 if wide_acc(q.acc_bits(l)) else 1 for l in range(q.n_layers)]
     if max_simd[0]:
         max_simd[0] = max(1, min(q.topology[0], most))

@@ -170,13 +170,17 @@ def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     """--part lfe5u-85f (156 MULT18X18D, 208 DP16KD): no LUT multipliers in an automatic
     fold (they did not route there, docs/timing.md). 784 -> 256 -> 10 one input per clock:
     one pass over the pixels would need 256 + lanes of layer 1 > 154 multipliers; two
-    passes: 128 lanes and layer 1's 2 (as on xc7z010), 130 MULT18X18D. With SIMD it takes
-    4 inputs per clock in 1380 clocks: 196 groups, (1380 - 204) // 196 + 1 = 7 passes, 37
+    passes: 128 lanes and layer 1's 2 (as on xc7z010), 130 MULT18X18D. An automatic fold
+    takes one input per clock on an ECP5 (hardware_plan.AUTO_MAX_SIMD_ECP5: the SIMD-4 fold
+    did not route there), so that is its choice too. With SIMD allowed it would take 4
+    inputs per clock in 1380 clocks: 196 groups, (1380 - 204) // 196 + 1 = 7 passes, 37
     lanes, 148 multipliers, and layer 1's (1380 - 273) // 256 + 1 = 5 passes, 2 lanes: 150."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
     assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1575, 130, 0)
     assert "no LUT multipliers on an ECP5" in c.limit
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f")
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], [1, 1], 1575, 130, 0)
+    c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=16)
     assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([37, 2], [4, 1], 1380, 150, 0)
     # place and route follows the part the design was made for
     import implement
