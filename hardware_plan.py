@@ -520,8 +520,8 @@ def fold_limit(cost: dict, part: str) -> str:
         over.append(f"{cost['multipliers']} multipliers, {cost['lut_macs']} more than the "
                     f"{cost['dsp_macs']} MULT18X18D left (no LUT multipliers on an ECP5)")
     elif cost["lut_mult_luts"] > int(have["LUT"] * AUTO_LUT_MULT_SHARE):
-        blocks = (f"{cost['dsp_blocks']} DSP blocks" if cost.get("dsp_blocks", cost["dsp_macs"])
-                  != cost["dsp_macs"] else "DSP blocks")
+        blocks = (f"{cost['dsp_blocks']} DSP blocks" if cost["dsp_blocks"] != cost["dsp_macs"]
+                  else "DSP blocks")
         over.append(f"{cost['multipliers']} multipliers: {cost['dsp_macs']} in {blocks} "
                     f"and {cost['lut_macs']} in LUTs ({cost['lut_mult_luts']:,} LUT with the "
                     f"SIMD adders, more than {AUTO_LUT_MULT_SHARE:.0%} of the {have['LUT']:,})")

@@ -129,7 +129,7 @@ def plural(n: int, word: str) -> str:
 
 def dsp_blocks(counts: dict) -> str:
     """'DSP blocks', or with DSP pairs '64 DSP blocks (two per block)'."""
-    blocks = counts.get("dsp_blocks", counts["dsp_macs"])
+    blocks = counts["dsp_blocks"]
     return ("DSP blocks" if blocks == counts["dsp_macs"] else
             f"{blocks} DSP blocks (two per block where paired)")
 
