@@ -18,11 +18,11 @@ Folding (PE): a layer may have fewer multiply-accumulate lanes than neurons. Wit
 it computes its neurons in passes = ceil(n_out / PE) sweeps of its inputs, neuron j in lane
 j mod PE during pass j // PE (the lanes of the last pass beyond n_out hold zero weights and
 their results are dropped); the passes follow each other without a gap, so the layer takes
-passes x n_in + x_latency + 5 clocks. The default is PE = n_out: one pass.
+passes x n_in + x_latency + 6 clocks. The default is PE = n_out: one pass.
 SIMD (the first layer only, for now): the layer takes SIMD inputs per clock, groups =
 ceil(n_in / SIMD) per pass (the missing inputs of the last group have zero weights), each
 lane multiplies SIMD weights and adds the SIMD products in one more register stage: passes x
-groups + x_latency + 6 clocks, pe x simd multipliers. The image is then held and streamed
+groups + x_latency + 7 clocks, pe x simd multipliers. The image is then held and streamed
 as words of SIMD codes (one word per input-memory address and per s_axis beat).
 
 Layers in flight (in_flight): each hidden layer hands its results to the next layer as a
@@ -57,7 +57,7 @@ FIRST_LAYER_X_LATENCY = 2   # input buffer: its block RAM and output register (h
 REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the parts, round, shift, saturate
 SELECT_STAGES = 2           # layer.vhd.j2 p_select: within groups of 16 neurons, then the group
 HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port
-MAC_STAGES = 5              # layer.vhd.j2: memory output registers, the multiplier's 3, the sum
+MAC_STAGES = 6              # layer.vhd.j2: weights_r/x_r, the multiplier's 3, the products' register, the sum
 HANDOFF_CLOCKS = 1          # layers in flight: the next layer starts a clock after the copy
 M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
 M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits

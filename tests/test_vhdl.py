@@ -143,8 +143,8 @@ def test_main_job_is_bit_exact():
             # through the AXI4-Stream wrapper, back to back: one image per latency + 1, or
             # per result (class + one beat per output) when that is longer
             n_out = int(cols[1].split("-")[-1])
-            # layers in flight: the slowest layer, layer 0 here: inputs + 2 + 5 clocks
-            in_flight = {"mnist_256_10_flight": 784 + 7, "odd_100_13_7_10_flight": 100 + 7}
+            # layers in flight: the slowest layer, layer 0 here: inputs + 2 + 6 clocks
+            in_flight = {"mnist_256_10_flight": 784 + 8, "odd_100_13_7_10_flight": 100 + 8}
             assert cols[10] == str(in_flight.get(cols[0], max(int(cols[6]) + 1, n_out + 1))), \
                 f"axis cycles per image: {line}"
             lanes = [int(p) for p in cols[11].split(",")]
@@ -154,10 +154,10 @@ def test_main_job_is_bit_exact():
             checked += 1
     assert checked == len(examples.examples()), r.stdout[-2000:]
     big = next(l for l in table if l.startswith("mnist_256_10 "))
-    # the pipeline's cost over one input per clock: 2 + 5 clocks in layer 0 (the input
-    # buffer's RAM and output register, the multiply-accumulate pipeline), 10 + 5 in
+    # the pipeline's cost over one input per clock: 2 + 6 clocks in layer 0 (the input
+    # buffer's RAM and output register, the multiply-accumulate pipeline), 10 + 6 in
     # layer 1 (the two-step select and the requantizer), 10 in the argmax (one per clock)
-    assert int(big.split()[5]) == 784 + 256 + 32
+    assert int(big.split()[5]) == 784 + 256 + 34
     # the console: a line per phase and the table (VUnit alone printed about 930 lines), no
     # colour codes into a pipe, no "Output file:" naming a folder deleted at the end
     assert "\x1b" not in out and "Output file:" not in out
@@ -240,11 +240,11 @@ def test_model_mode_writes_measured_results(tmp_path):
     np.testing.assert_array_equal(logits, ref_logits)
     np.testing.assert_array_equal(classes, ref_classes)
     report = json.loads((out / "report.json").read_text())
-    # clocks, from the layer's design: layer 0 5 inputs + 2 (memory read, output register) + 5 (output
-    # registers, the multiplier's 3, sum); layer 1 3 inputs + 10 (select in 2 steps, 8
-    # requantizer stages) + 5; the argmax 2 (one logit per clock)
-    assert report["latency_cycles"] == 12 + 18 + 2 == 32
-    assert set(cycles.tolist()) == {32}
+    # clocks, from the layer's design: layer 0 5 inputs + 2 (memory read, output register) + 6
+    # (weights_r, the multiplier's 3, the products' register, the sum); layer 1 3 inputs + 10
+    # (select in 2 steps, 8 requantizer stages) + 6; the argmax 2 (one logit per clock)
+    assert report["latency_cycles"] == 13 + 19 + 2 == 34
+    assert set(cycles.tolist()) == {34}
 
 
 def test_model_mode_rejects_inputs_out_of_range(tmp_path):
