@@ -224,12 +224,18 @@ def restore_rom_style(verilog: str, shapes: set[tuple[int, int]]) -> tuple[str, 
 # the estimate (synth_xilinx) and implement.py (synth_ecp5) both use them
 HIDE_LUT_MULTS = "chtype -set $__soft_mul *_lut_mults*/t:$mul"
 UNHIDE_LUT_MULTS = "chtype -set $mul t:$__soft_mul"
+# Registers whose VHDL name ends in _rep are copies made on purpose (each drives a part of
+# a wide fan-out, layer.vhd.j2's slot_rep): marked keep before any optimization, so that
+# Yosys does not merge them back into one (GHDL's netlist drops the VHDL keep attribute
+# Vivado reads). The register drives the named wire through one alias, hence two steps.
+KEEP_COPIES = ["proc", "opt_clean", "setattr -set keep 1 w:*_rep %ci2 t:$dff %i"]
 
 
 def yosys_script(top: str, family: str = "xc7") -> str:
     synth = f"synth_xilinx -family {family} -top {top} -noiopad"
     return "\n".join([
         "read_verilog design.v",
+        *KEEP_COPIES,
         f"{synth} -run :map_dsp",
         "# use_dsp \"no\": the LUT multipliers stay out of the DSP blocks",
         HIDE_LUT_MULTS,

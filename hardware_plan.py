@@ -55,7 +55,7 @@ from fpga_parts import PARTS, is_ecp5
 
 FIRST_LAYER_X_LATENCY = 2   # input buffer: its block RAM and output register (hdl/input_buffer.vhd)
 REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the parts, round, shift, saturate
-SELECT_STAGES = 2           # layer.vhd.j2 p_select: within groups of 16 neurons, then the group
+SELECT_STAGES = 3           # layer.vhd.j2 p_select: the address copies, within groups of 16 neurons, then the group
 HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port
 MAC_STAGES = 6              # layer.vhd.j2: weights_r/x_r, the multiplier's 3, the products' register, the sum
 HANDOFF_CLOCKS = 1          # layers in flight: the next layer starts a clock after the copy

@@ -105,6 +105,7 @@ def yosys_ecp5_script(top: str) -> str:
         # defined result: that bypass put a LUT between the block RAM's late data output
         # and the register behind it (7.9 ns instead of 7.0, docs/timing.md).
         "setattr -set no_rw_check 1 m:*",
+        *estimate.KEEP_COPIES,
         f"{synth} -run :coarse",
         estimate.HIDE_LUT_MULTS,
         f"{synth} -run coarse:map_ram",

@@ -291,3 +291,53 @@ def test_estimate_of_the_axis_wrapper(model_file, estimates, tmp_path):
     assert data["weights_roms_marked_block"] == top["weights_roms_marked_block"] == 5
     assert data["DSP48E1"] == top["DSP48E1"]
     assert data["FF"] > top["FF"]
+
+
+COPIES_VHDL = """library ieee;
+use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
+entity copies is
+  port (clk : in std_logic; a : in unsigned(3 downto 0);
+        d : in std_logic_vector(63 downto 0); y : out std_logic_vector(3 downto 0));
+end entity copies;
+architecture rtl of copies is
+begin
+  -- four groups, each selecting one of its 16 bits through its own copy of the address
+  g : for i in 0 to 3 generate
+    signal addr_rep : unsigned(3 downto 0) := (others => '0');
+  begin
+    process (clk)
+    begin
+      if rising_edge(clk) then
+        addr_rep <= a;
+      end if;
+    end process;
+    y(i) <= d(i * 16 + to_integer(addr_rep));
+  end generate g;
+end architecture rtl;
+"""
+
+
+@needs_tools
+@pytest.mark.parametrize("synth,ff", [("synth_xilinx -family xc7 -top copies", "FDRE"),
+                                      ("synth_ecp5 -top copies", "TRELLIS_FF")])
+def test_registers_named_rep_stay_copies(tmp_path, synth, ff):
+    """estimate.KEEP_COPIES (the estimate and implement.py run it first): four copies of a
+    4-bit address register, one per group of the select it drives, stay 16 flip-flops;
+    without those commands Yosys merges them into the 4 of one register (the control)."""
+    (tmp_path / "copies.vhd").write_text(COPIES_VHDL)
+    v = subprocess.run([GHDL, "--synth", "--std=08", "--out=verilog", "copies.vhd", "-e",
+                        "copies"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert v.returncode == 0, v.stderr
+    (tmp_path / "copies.v").write_text(v.stdout)
+    counts = {}
+    for keep in (True, False):
+        script = ["read_verilog copies.v", *(estimate.KEEP_COPIES if keep else []), synth,
+                  "tee -q -o stat.json stat -json"]
+        (tmp_path / "s.ys").write_text("\n".join(script) + "\n")
+        r = subprocess.run([YOSYS, "-q", "-s", "s.ys"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        cells = json.loads((tmp_path / "stat.json").read_text())["modules"]["\\copies"]
+        counts[keep] = cells.get("num_cells_by_type", {}).get(ff, 0)
+    assert counts == {True: 16, False: 4}

@@ -1,7 +1,7 @@
 """--fold auto and --target-fps (issue 15 item 3): the tool chooses the lanes per layer
 (PE) and the first layer's inputs per clock (SIMD), layers in flight. The choices are
 worked out here by hand from the rules in hardware_plan.py (a layer of n_in inputs taking
-S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2, or 10
+S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2, or 11
 after a hidden layer) + 6 clocks (+ 1 with S > 1), + 2 after the first layer; for given
 clocks each layer takes the fewest multipliers, lanes x S, a tie going to the smaller S;
 DSP blocks: the part's, less the requantizers' 2; LUT multipliers: 2 LUT per weight bit x
@@ -44,8 +44,8 @@ def test_fastest_fold_that_fits_by_hand():
     # 784 -> 256 -> 10 on xc7z020: one pass over the pixels needs 256 lanes (784 + 8 = 792
     # clocks), the part's 220 DSP blocks less the requantizer's 2 take 218 of them, the
     # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
-    # 53,200). Layer 1 (p passes: 256 p + 10 + 6 + 2 clocks) may then take up to 792
-    # clocks: (792 - 274) // 256 + 1 = 3 passes, ceil(10 / 3) = 4 lanes.
+    # 53,200). Layer 1 (p passes: 256 p + 11 + 6 + 2 clocks) may then take up to 792
+    # clocks: (792 - 275) // 256 + 1 = 3 passes, ceil(10 / 3) = 4 lanes.
     # one input per clock (max_simd 1), one multiplier per DSP block (dsp_pairs False)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1, dsp_pairs=False)
     assert (c.pe, c.simd, c.interval) == ([256, 4], [1, 1], 792)
@@ -53,7 +53,7 @@ def test_fastest_fold_that_fits_by_hand():
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
     # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 8 = 1576),
-    # layer 1 (1576 - 274) // 256 + 1 = 6 passes, 2 lanes
+    # layer 1 (1576 - 275) // 256 + 1 = 6 passes, 2 lanes
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1, dsp_pairs=False)
     assert (c.pe, c.interval) == ([128, 2], 1576)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
@@ -72,7 +72,7 @@ def test_dsp_pairs_by_hand():
     pairing where the blocks suffice): 260 multipliers in 132 blocks, none in LUTs, 128 x
     16 LUT of splitting adders. Without the SIMD limit: 256 lanes x 2 inputs per clock, 392
     groups + 2 + 6 + 1 = 401 clocks; 218 blocks hold 218 lanes' 436 multipliers, the other
-    38 lanes' 76 and layer 1's (401 - 274) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
+    38 lanes' 76 and layer 1's (401 - 275) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
     128 + 256 SIMD adders x 17 + 109 pairs x 2 x 16 = 18,848 LUT."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
     assert (c.pe, c.simd, c.interval, c.dsp_pairs) == ([256, 4], [1, 1], 792, True)
@@ -90,19 +90,19 @@ def test_dsp_pairs_by_hand():
 
 
 def test_fastest_fold_with_simd_by_hand():
-    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 10 + 6 + 2 = 31
-    clocks, layer 2 7 + 18 = 25; layer 0 in 31 clocks: ceil(100 / S) + 2 + 6 + 1 <= 31
+    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 11 + 6 + 2 = 32
+    clocks, layer 2 7 + 19 = 26; layer 0 in 32 clocks: ceil(100 / S) + 2 + 6 + 1 <= 32
     needs S >= 5 (20 groups: 29 clocks) with its 13 lanes, 65 multipliers (DSP blocks all:
-    65 + 7 + 10 = 82 of 218). The interval: 31 (layer 1)."""
+    65 + 7 + 10 = 82 of 218). The interval: 32 (layer 1)."""
     c = hp.choose_fold(ones_model([100, 13, 7, 10]), "xc7z020")
     assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == (
-        [13, 7, 10], [5, 1, 1], 31, 82, 0)
+        [13, 7, 10], [5, 1, 1], 32, 82, 0)
 
 
 def test_cheapest_fold_that_reaches_a_target_by_hand():
     # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 792)
-    # // 784 + 1 = 2 passes, 128 lanes (1576 clocks); layer 1: (2000 - 274) // 256 + 1 = 7
-    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1298 clocks). Interval: the slower, 1576.
+    # // 784 + 1 = 2 passes, 128 lanes (1576 clocks); layer 1: (2000 - 275) // 256 + 1 = 7
+    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1299 clocks). Interval: the slower, 1576.
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
                        max_simd=1, dsp_pairs=False)
     assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1576, 2000)
@@ -126,8 +126,8 @@ def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
     Layer 0: S = 1: (334 - 108) // 100 + 1 = 3 passes, 5 lanes (5 multipliers); S = 2: 50
     groups, (334 - 59) // 50 + 1 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
     lanes (6); S = 4: 25 groups, (334 - 34) // 25 + 1 = 13 passes: 1 lane (4: the fewest;
-    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 9 = 334 clocks. Layer 1: (334 - 31) // 13
-    + 1 = 24 passes: 1 lane (7 x 13 + 18 = 109); layer 2 1 lane (10 x 7 + 18 = 88). Every
+    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 9 = 334 clocks. Layer 1: (334 - 32) // 13
+    + 1 = 24 passes: 1 lane (7 x 13 + 19 = 110); layer 2 1 lane (10 x 7 + 19 = 89). Every
     bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 334 clocks per
     image."""
     m = random_float_model([100, 13, 7, 10], 7)
@@ -174,7 +174,7 @@ def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     takes one input per clock on an ECP5 (hardware_plan.AUTO_MAX_SIMD_ECP5: the SIMD-4 fold
     did not route there), so that is its choice too. With SIMD allowed it would take 4
     inputs per clock in 1381 clocks: 196 groups, (1381 - 205) // 196 + 1 = 7 passes, 37
-    lanes, 148 multipliers, and layer 1's (1381 - 274) // 256 + 1 = 5 passes, 2 lanes: 150."""
+    lanes, 148 multipliers, and layer 1's (1381 - 275) // 256 + 1 = 5 passes, 2 lanes: 150."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
     assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1576, 130, 0)
     assert "no LUT multipliers on an ECP5" in c.limit
@@ -203,7 +203,7 @@ def test_xilinx_estimate_refuses_an_ecp5_part(tmp_path):
 
 def test_model_mode_measures_the_interval(tmp_path):
     """vunit_run.py --model ... --fold auto: R.npz holds the interval measured through the
-    AXI4-Stream bench, images back to back: 31 clocks for 100 -> 13 -> 7 -> 10 on xc7z020
+    AXI4-Stream bench, images back to back: 32 clocks for 100 -> 13 -> 7 -> 10 on xc7z020
     (worked out in test_fastest_fold_with_simd_by_hand), equal results on both benches."""
     m = random_float_model([100, 13, 7, 10], 9)
     np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
@@ -215,8 +215,8 @@ def test_model_mode_measures_the_interval(tmp_path):
                         str(tmp_path / "R.npz"), "--fold", "auto"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
-    assert ("through the AXI4-Stream wrapper one image every 31 clocks (predicted 31); "
+    assert ("through the AXI4-Stream wrapper one image every 32 clocks (predicted 32); "
             "equal to the integer reference model: yes") in r.stdout
     with np.load(tmp_path / "R.npz") as R:
-        assert int(R["interval"]) == 31 and bool(R["axis_equal"])
-        assert R["axis_clocks"].shape == (12,) and set(R["axis_clocks"][1:].tolist()) == {31}
+        assert int(R["interval"]) == 32 and bool(R["axis_equal"])
+        assert R["axis_clocks"].shape == (12,) and set(R["axis_clocks"][1:].tolist()) == {32}
