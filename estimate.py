@@ -225,7 +225,8 @@ def restore_rom_style(verilog: str, shapes: set[tuple[int, int]]) -> tuple[str, 
 HIDE_LUT_MULTS = "chtype -set $__soft_mul *_lut_mults*/t:$mul"
 UNHIDE_LUT_MULTS = "chtype -set $mul t:$__soft_mul"
 # Registers whose VHDL name ends in _rep are copies made on purpose (each drives a part of
-# a wide fan-out, layer.vhd.j2's slot_rep): marked keep before any optimization, so that
+# a wide fan-out: layer.vhd.j2's read-port address, lane-group controls and ROM address
+# copies; docs/DESIGN.md): marked keep before any optimization, so that
 # Yosys does not merge them back into one (GHDL's netlist drops the VHDL keep attribute
 # Vivado reads). The register drives the named wire through one alias, hence two steps.
 KEEP_COPIES = ["proc", "opt_clean", "setattr -set keep 1 w:*_rep %ci2 t:$dff %i"]
