@@ -508,6 +508,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "in_flight": plan.in_flight, "cycles": hw.cycles,
             "w_addr_bits": hw.w_addr_bits,
             "lane_acc_min_vhdl": vhdl_integer(min(lo, 0)), "lane_acc_max": max(hi, 0),
+            **_product_ranges(q.weight_bits, hw.input_bits, hw.simd),
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_lanes,
             "dsp_pairs": hw.dsp_pairs, "dsp_blocks": hw.dsp_blocks,
             "dsp_budget": plan.dsp_budget,
@@ -588,6 +589,19 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     report["files"] = {rel: outfiles.sha256_of(content) for rel, content in sorted(files.items())}
     files[REPORT] = json.dumps(report, indent=2) + "\n"
     return files
+
+
+def _product_ranges(weight_bits: int, in_bits: int, simd: int) -> dict:
+    """The range of one product weight * input (a weight_t times an unsigned input code)
+    and of the sum of SIMD of them, clamped to a VHDL integer: the registers that hold them
+    get these subtypes, so that synthesis makes them as wide as they need (about
+    weight_bits + in_bits bits), not 32 bits."""
+    x_max = 2 ** in_bits - 1
+    p_min, p_max = -(2 ** (weight_bits - 1)) * x_max, (2 ** (weight_bits - 1) - 1) * x_max
+    return {"product_min_vhdl": vhdl_integer(max(p_min, -2 ** 31)),
+            "product_max": min(p_max, 2 ** 31 - 1),
+            "product_sum_min_vhdl": vhdl_integer(max(simd * p_min, -2 ** 31)),
+            "product_sum_max": min(simd * p_max, 2 ** 31 - 1)}
 
 
 def vhdl_integer(v: int) -> str:

@@ -218,6 +218,12 @@ FLIGHT = [
     ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 38 + 3 * 37 + 3 + 10, 39),
     # two layers, the last (6 + 17 = 23) not longer than the argmax (24): 23 + 24 + 3
     ("g6624", [6, 6, 24], dict(in_flight=True), 14 + 23 + 1 + 24, 50),
+    # the last layer slowest (1 lane, 4 passes: 4 * 3 + 17 = 29, + 2), layer 0 fastest (4
+    # inputs per clock: 3 + 9 = 12), layer 1 (5 + 17 = 22): layer 1's results wait while
+    # layer 2 works, so layer 0 may hand its next results only once layer 1 is ready again
+    # (idle and copied), not merely idle: else layer 1's start was lost
+    ("g12534", [12, 5, 3, 4], dict(in_flight=True, simd=[4, 1, 1], pe=[5, 3, 1]),
+     12 + 22 + 29 + 2 + 4, 31),
 ]
 
 
