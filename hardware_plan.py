@@ -29,8 +29,13 @@ Layers in flight (in_flight): each hidden layer hands its results to the next la
 copy (the read port reads the copy), so layer k takes the next image while layer k + 1
 works on this one; the interval between images is then the slowest layer's clocks (layer
 0 may take a new image in the clock of its own done, a later layer two clocks after that:
-the layer before sees it idle through a register, and its start pulse is a register too,
-so that no path runs from one layer to the next and on in one clock), unless the last
+the layer before sees it ready through a register, and its start pulse is a register too,
+so that no path runs from one layer to the next and on in one clock). A hidden layer
+starts early (early_start, early_layers) when its sweep (passes x groups) is longer than
+the way of its last products to the accumulators and the next layer is ready in time:
+it takes the next image the clock after its last input is issued, sweep + 1 clocks after
+the last (+ 2 after the first layer), its accumulators starting from the biases at the
+first input instead of at start. Unless the last
 layer is not longer than the argmax (then it waits for the argmax: its clocks + the
 argmax's + 1, + 3 after a hidden layer), and never less than the AXI4-Stream wrapper's
 result beats (classes + 1) or its input beats (one word of layer 0's SIMD codes per beat).
@@ -150,6 +155,15 @@ def layer_cycles(n_in: int, layer: int, passes: int = 1, simd: int = 1) -> int:
     return passes * math.ceil(n_in / simd) + x_latency(layer) + MAC_STAGES + simd_stages(simd)
 
 
+def early_start(in_flight: bool, hidden: bool, wide: bool, sweep: int, x_lat: int,
+                simd: int) -> bool:
+    """Layers in flight: a hidden layer (accumulators within 32 bits) takes the next image
+    as soon as its inputs are issued, while the last products are still on their way, when
+    the sweep (passes x groups clocks) is longer than that drain (templates/layer.vhd.j2,
+    EARLY_c)."""
+    return in_flight and hidden and not wide and sweep > x_lat + MAC_STAGES + simd_stages(simd)
+
+
 def simd_stages(simd: int) -> int:
     """Register stages after the multipliers that add a lane's SIMD products (layer.vhd.j2)."""
     return 0 if simd == 1 else 1
@@ -178,12 +192,48 @@ def argmax_latency(n_classes: int) -> int:
     return n_classes
 
 
-def flight_interval(cycles: list[int], n_classes: int, input_words: int) -> int:
+def early_layers(cycles: list[int], sweeps: list[int], can_early: list[bool],
+                 n_classes: int, input_words: int) -> list[bool]:
+    """Layers in flight: which layers start early (take the next image once this one's
+    inputs are issued; can_early: early_start). Layer k may do so only when the next layer
+    is ready by then for this image's results, which are copied at done. The next image
+    starts an interval after this one, so over two intervals the next layer must have time
+    for this layer's clocks and its own until it is ready again (layer k + 1's ready: at
+    its sweep's end + 1 when it starts early itself, at its done otherwise, after the
+    argmax when it waits for it), + 2 for each hand-off. Where two intervals are shorter
+    the intervals would alternate; that layer then starts at done as before (from the last
+    layer back, until every pair has its time)."""
+    n = len(cycles)
+    early = [bool(e) for e in can_early[:-1]] + [False]  # the last layer never starts early
+    while True:
+        interval = flight_interval(cycles, n_classes, input_words, sweeps, early)
+        for k in range(n - 2, -1, -1):
+            if not early[k]:
+                continue
+            handoff = HANDOFF_CLOCKS + 1 if k > 0 else 0
+            if early[k + 1]:
+                next_ready = sweeps[k + 1] + 1
+            elif k + 1 == n - 1 and cycles[-1] <= argmax_latency(n_classes):
+                next_ready = cycles[-1] + argmax_latency(n_classes) + 1
+            else:
+                next_ready = cycles[k + 1]
+            if cycles[k] + handoff + next_ready + HANDOFF_CLOCKS + 1 > 2 * interval:
+                early[k] = False
+                break
+        else:
+            return early
+
+
+def flight_interval(cycles: list[int], n_classes: int, input_words: int,
+                    sweeps: list[int] | None = None, early: list[bool] | None = None) -> int:
     """Clocks between images with layers in flight, through the AXI4-Stream wrapper (see
-    the module's docstring): the slowest stage (a layer after the first: + 2, it is seen
-    idle through a register and its start pulse is a register), the argmax's wait when the
-    last layer is not longer than it, the result's beats out, the image's words in."""
-    stage = max(c + (HANDOFF_CLOCKS + 1 if l > 0 else 0) for l, c in enumerate(cycles))
+    the module's docstring): the slowest stage (a layer's clocks, or with an early start
+    its sweep + 1; a layer after the first: + 2, it is seen ready through a register and
+    its start pulse is a register), the argmax's wait when the last layer is not longer
+    than it, the result's beats out, the image's words in."""
+    early = early or [False] * len(cycles)
+    stage = max((sweeps[l] + 1 if early[l] else c) + (HANDOFF_CLOCKS + 1 if l > 0 else 0)
+                for l, c in enumerate(cycles))
     if cycles[-1] <= argmax_latency(n_classes):
         extra = 1 if len(cycles) == 1 else HANDOFF_CLOCKS + 2
         stage = max(stage, cycles[-1] + argmax_latency(n_classes) + extra)
@@ -233,6 +283,7 @@ class LayerPlan:
     dsp_blocks: int          # the DSP blocks of those multipliers
     lut_macs: int            # the other lanes' multipliers, in LUTs
     requant_multipliers: int  # a hidden layer's requantizer: 2 DSP multipliers (3 if wide), else 0
+    early: bool = False      # layers in flight: takes the next image once its inputs are issued
 
     @property
     def used_words(self) -> int:
@@ -315,7 +366,9 @@ class DesignPlan:
         (see the module's docstring)."""
         n_classes = self.layers[-1].n_out
         if self.in_flight:
-            return flight_interval([x.cycles for x in self.layers], n_classes, self.input_words)
+            return flight_interval([x.cycles for x in self.layers], n_classes, self.input_words,
+                                   [x.used_words for x in self.layers],
+                                   [x.early for x in self.layers])
         # the result's beats out, the image's beats in (one input word per s_axis beat)
         return max(self.latency_cycles + 1, n_classes + 1, self.input_words)
 
@@ -370,7 +423,14 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_lanes=n_dsp,
             dsp_macs=n_dsp * simd, dsp_pairs=pairs, dsp_blocks=dsp_blocks(n_dsp, simd, pairs),
             lut_macs=(pe - n_dsp) * simd,
-            requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l)))))
+            requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l))),
+            early=early_start(in_flight, l < q.n_layers - 1, wide_acc(q.acc_bits(l)),
+                              passes * groups, x_latency(l), simd)))
+    for x, e in zip(layers, early_layers([x.cycles for x in layers],
+                                         [x.used_words for x in layers],
+                                         [x.early for x in layers], q.topology[-1],
+                                         layers[0].groups)):
+        x.early = e
     plan = DesignPlan(
         layers=layers, part=part, dsp_budget=dsp_budget,
         neurons_per_rom=neurons_per_rom_asked, pe=pe_per_layer, in_flight=in_flight,
@@ -582,9 +642,18 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
             if target_interval is not None:
                 break  # a faster fold costs more still
             continue
+        cycles, sweeps, can_early = [], [], []
+        for l in range(q.n_layers):
+            n_out, n_in = q.W[l].shape
+            passes, groups = math.ceil(n_out / pe[l]), math.ceil(n_in / simd[l])
+            cycles.append(layer_cycles(n_in, l, passes, simd[l]))
+            sweeps.append(passes * groups)
+            can_early.append(early_start(True, l < q.n_layers - 1, wide_acc(q.acc_bits(l)),
+                                         passes * groups, x_latency(l), simd[l]))
         interval = flight_interval(
-            [layer_cycles(q.W[l].shape[1], l, math.ceil(q.W[l].shape[0] / pe[l]), simd[l])
-             for l in range(q.n_layers)], q.topology[-1], math.ceil(q.topology[0] / simd[0]))
+            cycles, q.topology[-1], math.ceil(q.topology[0] / simd[0]), sweeps,
+            early_layers(cycles, sweeps, can_early, q.topology[-1],
+                         math.ceil(q.topology[0] / simd[0])))
         if target_interval is not None and interval > target_interval:
             continue  # the argmax or the result's beats hold it back: a faster fold
         return FoldChoice(pe=pe, simd=simd, interval=interval, limit=limit,

@@ -202,7 +202,9 @@ def test_folding_a_wide_layer_is_refused_with_what_to_do(tmp_path):
 
 # Layers in flight (issue 15 item 2): name, topology, options, latency and interval by hand.
 # The interval is the slowest stage: layer 0's clocks (it takes the next image in the clock
-# of its own done), a later layer's clocks + 2 (the layer before sees it idle through a
+# of its own done), or, when it starts early (a hidden layer whose inputs take longer than
+# its last products' way to the accumulators, and whose next layer is ready in time), its
+# inputs' clocks + 1; a later layer's the same + 2 (the layer before sees it ready through a
 # register, and its start pulse comes a clock after the copy), or, when the last layer is
 # not longer than the argmax, its clocks + the argmax's + 1 (one layer) or + 3 (it waits
 # for the argmax), and at least the result's beats. The latency: the layers' clocks, + 1
@@ -224,6 +226,14 @@ FLIGHT = [
     # (idle and copied), not merely idle: else layer 1's start was lost
     ("g12534", [12, 5, 3, 4], dict(in_flight=True, simd=[4, 1, 1], pe=[5, 3, 1]),
      12 + 22 + 29 + 2 + 4, 31),
+    # early start: layer 0 (100 + 8 = 108) takes the next image once its 100 inputs are
+    # issued: every 101 clocks; layer 1 is ready again long before (13 + 17 = 30)
+    ("g100e", [100, 13, 7, 10], dict(in_flight=True), 108 + 30 + 24 + 2 + 10, 101),
+    # layer 1 starts early (60 inputs: 60 + 1 + 2 = 63, its clocks 60 + 17 = 77, + 2)
+    ("g1060e", [10, 60, 10, 5], dict(in_flight=True), 18 + 77 + 27 + 2 + 5, 63),
+    # no early start: layer 1 (20 + 17 = 37) would not be ready for the results of the
+    # image after next (48 + 37 + 2 > 2 x 41: the intervals would alternate 41, 46)
+    ("g4020", [40, 20, 5], dict(in_flight=True), 48 + 37 + 1 + 5, 48),
 ]
 
 

@@ -53,9 +53,12 @@ def test_fastest_fold_that_fits_by_hand():
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
     # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 8 = 1576),
-    # layer 1 (1576 - 275) // 256 + 1 = 6 passes, 2 lanes
+    # layer 1 (1576 - 275) // 256 + 1 = 6 passes, 2 lanes (5 passes: 5 x 256 + 17 = 1297).
+    # Layer 0 starts early: every 2 x 784 + 1 = 1569 clocks (layer 1 is ready in time:
+    # 1576 + 1297 + 2 <= 2 x 1569). [256, 4] above does not: 792 + 785 + 2 > 2 x 787 (layer
+    # 1's 3 x 256 + 17 + 2), its intervals would alternate; it stays at 792.
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1, dsp_pairs=False)
-    assert (c.pe, c.interval) == ([128, 2], 1576)
+    assert (c.pe, c.interval) == ([128, 2], 1569)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
     assert "more than 50% of the 17,600" in c.limit
     # a DSP budget is respected: 100 blocks, 98 for lanes; [256, 4] would need 162 LUT
@@ -71,14 +74,15 @@ def test_dsp_pairs_by_hand():
     blocks, so they pair: 128 blocks; layer 1's 4 lanes fit the 90 left one per block (no
     pairing where the blocks suffice): 260 multipliers in 132 blocks, none in LUTs, 128 x
     16 LUT of splitting adders. Without the SIMD limit: 256 lanes x 2 inputs per clock, 392
-    groups + 2 + 6 + 1 = 401 clocks; 218 blocks hold 218 lanes' 436 multipliers, the other
+    groups + 2 + 6 + 1 = 401 clocks, an image every 393 (it starts early: 392 + 1, layer 1
+    ready in time: 401 + 273 + 2 <= 2 x 393); 218 blocks hold 218 lanes' 436 multipliers, the other
     38 lanes' 76 and layer 1's (401 - 275) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
     128 + 256 SIMD adders x 17 + 109 pairs x 2 x 16 = 18,848 LUT."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
     assert (c.pe, c.simd, c.interval, c.dsp_pairs) == ([256, 4], [1, 1], 792, True)
     assert (c.dsp_macs, c.dsp_blocks, c.lut_macs, c.lut_mult_luts) == (260, 132, 0, 128 * 16)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020")
-    assert (c.pe, c.simd, c.interval) == ([256, 10], [2, 1], 401)
+    assert (c.pe, c.simd, c.interval) == ([256, 10], [2, 1], 393)
     assert (c.dsp_macs, c.dsp_blocks, c.lut_macs) == (436, 218, 86)
     assert c.lut_mult_luts == 86 * 128 + 256 * 17 + 109 * 2 * 16 == 18848
     # 12-bit weights: two products do not fit one block (2 x 12 + 8 + 1 > 25): no pairs
@@ -102,18 +106,20 @@ def test_fastest_fold_with_simd_by_hand():
 def test_cheapest_fold_that_reaches_a_target_by_hand():
     # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 792)
     # // 784 + 1 = 2 passes, 128 lanes (1576 clocks); layer 1: (2000 - 275) // 256 + 1 = 7
-    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1299 clocks). Interval: the slower, 1576.
+    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1299 clocks). Interval: the slower, layer
+    # 0, which starts early (as on xc7z010 above): 1569. (The search counts each layer's
+    # clocks without the early start: the fold may come out faster than asked.)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
                        max_simd=1, dsp_pairs=False)
-    assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1576, 2000)
+    assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1569, 2000)
     # up to 4 inputs per clock: layer 0 in 2000 clocks with S = 1: 128 lanes (128
     # multipliers); S = 2: 392 groups, (2000 - 401) // 392 + 1 = 5 passes, 52 lanes (104);
     # S = 3: 262 groups, (2000 - 271) // 262 + 1 = 7 passes, 37 lanes (111); S = 4: 196
     # groups, (2000 - 205) // 196 + 1 = 10 passes, 26 lanes (104, a tie: S = 2 stays).
-    # 5 passes x 392 + 9 = 1969 clocks; layer 1 as above
+    # 5 passes x 392 + 9 = 1969 clocks, early start: 1961; layer 1 as above
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
                        max_simd=4, dsp_pairs=False)
-    assert (c.pe, c.simd, c.interval, c.multipliers) == ([52, 2], [2, 1], 1969, 106)
+    assert (c.pe, c.simd, c.interval, c.multipliers) == ([52, 2], [2, 1], 1961, 106)
     with pytest.raises(ValueError, match="no fold takes 100 clocks per image or fewer"):
         hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=100)
     # 784 -> 1024 -> 10 int8: the weights alone need more block RAM than the part has
@@ -127,9 +133,11 @@ def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
     groups, (334 - 59) // 50 + 1 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
     lanes (6); S = 4: 25 groups, (334 - 34) // 25 + 1 = 13 passes: 1 lane (4: the fewest;
     S = 5 and up: 1 lane, 5 and more): 13 x 25 + 9 = 334 clocks. Layer 1: (334 - 32) // 13
-    + 1 = 24 passes: 1 lane (7 x 13 + 19 = 110); layer 2 1 lane (10 x 7 + 19 = 89). Every
-    bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 334 clocks per
-    image."""
+    + 1 = 24 passes: 1 lane (7 x 13 + 19 = 110); layer 2 1 lane (10 x 7 + 19 = 89). Layers
+    0 and 1 start early (sweeps 325 and 91): layer 0 every 326 clocks, layer 1 91 + 1 + 2
+    = 94, layer 2 89; every pair has its time (334 + 92 + 2 and 108 + 2 + 87 + 2 <= 2 x
+    326). Every bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 326
+    clocks per image."""
     m = random_float_model([100, 13, 7, 10], 7)
     np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
              **{f"b{l}": b for l, b in enumerate(m.b)})
@@ -138,9 +146,10 @@ def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert ("fold --target-fps: lanes 1,1,1, inputs per clock 4,1,1, layers in flight, one "
-            "image every 334 clocks") in r.stdout
+            "image every 326 clocks") in r.stdout
     report = json.loads((tmp_path / "d" / "report.json").read_text())
-    assert report["in_flight"] is True and report["interval_cycles"] == 334
+    assert report["in_flight"] is True and report["interval_cycles"] == 326
+    assert [x["early_start"] for x in report["layers"]] == [True, True, False]
     assert report["fold"]["pe"] == [1, 1, 1] and report["fold"]["mode"] == "target-fps"
     assert [(x["passes"], x["simd"]) for x in report["layers"]] == [(13, 4), (7, 1), (10, 1)]
     assert report["axis"]["s_axis_bits"] == 32  # 4 codes of 8 bits per beat
@@ -174,14 +183,15 @@ def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     takes one input per clock on an ECP5 (hardware_plan.AUTO_MAX_SIMD_ECP5: the SIMD-4 fold
     did not route there), so that is its choice too. With SIMD allowed it would take 4
     inputs per clock in 1381 clocks: 196 groups, (1381 - 205) // 196 + 1 = 7 passes, 37
-    lanes, 148 multipliers, and layer 1's (1381 - 275) // 256 + 1 = 5 passes, 2 lanes: 150."""
+    lanes, 148 multipliers, and layer 1's (1381 - 275) // 256 + 1 = 5 passes, 2 lanes: 150;
+    layer 0 then starts early, every 7 x 196 + 1 = 1373 clocks. Without: 1569 (1568 + 1)."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
-    assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1576, 130, 0)
+    assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1569, 130, 0)
     assert "no LUT multipliers on an ECP5" in c.limit
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f")
-    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], [1, 1], 1576, 130, 0)
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], [1, 1], 1569, 130, 0)
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=16)
-    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([37, 2], [4, 1], 1381, 150, 0)
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([37, 2], [4, 1], 1373, 150, 0)
     # place and route follows the part the design was made for
     import implement
     assert implement.part_for({"part": "lfe5u-45f"}, None) == "LFE5U-45F-6BG381C"
