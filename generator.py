@@ -24,7 +24,7 @@ import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget, is_ecp5
 from hardware_plan import (DesignPlan, addr_bits, auto_dsp_for_macs, choose_fold, plan_design,
-                           ramb18_per_rom)
+                           ramb18_per_rom, rom_group)
 from model_files import (FloatModel, InputError, check_input_codes,
                          read_float_model, read_input_codes, read_test_input)
 
@@ -512,6 +512,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             "lane_acc_min_vhdl": vhdl_integer(min(lo, 0)), "lane_acc_max": max(hi, 0),
             **_product_ranges(q.weight_bits, hw.input_bits, hw.simd),
             "pack": hw.pack, "n_roms": hw.n_roms, "n_dsp": hw.dsp_lanes,
+            "rom_group": rom_group(hw.rom_depth, hw.rom_width),
             "dsp_pairs": hw.dsp_pairs, "dsp_blocks": hw.dsp_blocks,
             "dsp_budget": plan.dsp_budget,
             "rom_note": _rom_note(hw.rom_depth, hw.rom_width, hw.n_roms),

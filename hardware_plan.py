@@ -74,6 +74,10 @@ RAMB36_SHAPES = ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384
 # LUTs of one LUT multiplier, per weight bit x input bit: 101 LUT multipliers of 8 x 8 bits
 # cost about 13,400 LUT in the Yosys estimate of 784->256->10 (README, Estimate), 2 per bit
 LUTS_PER_LUT_MULT_BIT = 2
+# layers in flight: a layer's weights split into ROMs of at most this many RAMB18 (split_pack)
+ROM_SPLIT_RAMB18 = 8
+# a copy of the ROM address per this many RAMB18 of ROMs (rom_group)
+ROM_COPY_RAMB18 = 16
 
 
 # --------------------------------------------------------------------------- small rules
@@ -142,6 +146,26 @@ def dsp_lanes_within(pe: int, simd: int, blocks: int, pairs: bool) -> int:
 def neurons_per_rom(n_out: int, requested: int | None) -> int:
     """Neurons sharing one ROM word: as requested (at most all), else all of the layer's."""
     return n_out if requested is None else max(1, min(requested, n_out))
+
+
+def split_pack(lanes_: int, simd: int, weight_bits: int, depth: int) -> int:
+    """Layers in flight on an ECP5 part, --neurons-per-rom not given: lanes per ROM,
+    the most whose ROM takes at most ROM_SPLIT_RAMB18 block RAMs (all of the layer's when
+    they fit), so that a wide layer's weights are several ROMs, each with its own copy of
+    the address beside it, instead of one ROM whose address drives a hundred block RAMs
+    over the chip (the clock of the ECP5 fold, docs/timing.md). 8-bit weights, 2048 words:
+    9 lanes (72 bits: 8 block RAMs of 2048 x 9). It may cost a few block RAMs (the ROMs
+    are equally wide: 784->256->10's ECP5 fold 15 x 8 instead of 114 for one ROM), which
+    a Xilinx part's smaller members cannot spare: there a layer keeps one ROM."""
+    lane_bits = simd * weight_bits
+    return max([1] + [p for p in range(1, lanes_ + 1)
+                      if ramb18_per_rom(depth, p * lane_bits) <= ROM_SPLIT_RAMB18])
+
+
+def rom_group(depth: int, width: int) -> int:
+    """ROMs per copy of the ROM address (templates/layer.vhd.j2 ROM_GROUP_c): about
+    ROM_COPY_RAMB18 block RAMs per copy, at least one ROM."""
+    return max(1, ROM_COPY_RAMB18 // ramb18_per_rom(depth, width))
 
 
 def wide_acc(acc_bits: int) -> bool:
@@ -406,11 +430,14 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             raise ValueError(f"SIMD {simd} for layer {l}: only the first layer takes several "
                              f"inputs per clock so far; give the later layers 1")
         passes, groups = math.ceil(n_out / pe), math.ceil(n_in / simd)
-        pack = neurons_per_rom(pe, neurons_per_rom_asked)
+        depth = 1 << addr_bits(passes * groups)
+        pack = (split_pack(pe, simd, q.weight_bits, depth)
+                if in_flight and is_ecp5(part) and neurons_per_rom_asked is None
+                else neurons_per_rom(pe, neurons_per_rom_asked))
         pairs = pair_layer(dsp_pairs, q, l, pe, simd, left)
         n_dsp = dsp_lanes_within(pe, simd, left, pairs)
         left -= dsp_blocks(n_dsp, simd, pairs)
-        depth, width = 1 << addr_bits(passes * groups), pack * simd * q.weight_bits
+        width = pack * simd * q.weight_bits
         n_roms = math.ceil(pe / pack)
         lo, hi = q.acc_range(l)
         layers.append(LayerPlan(
@@ -538,12 +565,13 @@ def shape_within(n_in: int, n_out: int, layer: int, clocks: int,
 
 
 def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs: int,
-              dsp_pairs: bool = False) -> dict:
+              dsp_pairs: bool = False, split_roms: bool = False) -> dict:
     """Multipliers, DSP/LUT split (DSP blocks filled layer by layer, as plan_design does,
     two lanes per block with dsp_pairs where pairs_fit), RAMB18, and the LUTs of the LUT
     multipliers (LUTS_PER_LUT_MULT_BIT), of the adders that sum each lane's SIMD products (a
     LUT per sum bit) and of the pairs' splitting adders (a LUT per product bit) of a fold
-    (one ROM per layer)."""
+    (one ROM per layer; split_roms: ROMs of split_pack lanes, as layers in flight have
+    them on an ECP5)."""
     left, dsp, blocks, lut_macs, luts, ramb18 = dsp_for_macs, 0, 0, 0, 0, 0
     for l, (lanes_l, simd_l) in enumerate(zip(pe, simd)):
         n_out, n_in = q.W[l].shape
@@ -561,8 +589,10 @@ def fold_cost(q: qf.QuantizedModel, pe: list[int], simd: list[int], dsp_for_macs
         luts += lanes_l * (simd_l - 1) * (product_bits + addr_bits(simd_l))
         if pairs:  # the high product of each pair: its field of the packed product + a borrow
             luts += (n_dsp // 2) * simd_l * product_bits
-        words = math.ceil(n_out / lanes_l) * math.ceil(n_in / simd_l)
-        ramb18 += ramb18_per_rom(1 << addr_bits(words), lanes_l * simd_l * q.weight_bits)
+        depth = 1 << addr_bits(math.ceil(n_out / lanes_l) * math.ceil(n_in / simd_l))
+        pack = split_pack(lanes_l, simd_l, q.weight_bits, depth) if split_roms else lanes_l
+        ramb18 += (math.ceil(lanes_l / pack)
+                   * ramb18_per_rom(depth, pack * simd_l * q.weight_bits))
     ramb18 += input_buffer_ramb18(q.topology[0], q.input_bits, simd[0])
     return {"multipliers": sum(p * s for p, s in zip(pe, simd)), "dsp_macs": dsp,
             "dsp_blocks": blocks, "lut_macs": lut_macs, "ramb18": ramb18,
@@ -635,7 +665,7 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
         if shapes is None:
             continue
         pe, simd = [p for p, _ in shapes], [s for _, s in shapes]
-        cost = fold_cost(q, pe, simd, dsp_for_macs, dsp_pairs)
+        cost = fold_cost(q, pe, simd, dsp_for_macs, dsp_pairs, split_roms=is_ecp5(part))
         reason = fold_limit(cost, part)
         if reason:
             limit = reason
