@@ -234,6 +234,12 @@ FLIGHT = [
     # no early start: layer 1 (20 + 17 = 37) would not be ready for the results of the
     # image after next (48 + 37 + 2 > 2 x 41: the intervals would alternate 41, 46)
     ("g4020", [40, 20, 5], dict(in_flight=True), 48 + 37 + 1 + 5, 48),
+    # a folded last layer (1 lane, 38 passes of 3 inputs: 114 + 17 = 131, + 2) whose next
+    # image starts while the argmax (38 clocks) still compares: its logits change only at
+    # the last pass's end (they changed after the first pass, ~20 clocks in: logit 0 was
+    # wrong through the AXI4-Stream wrapper). Layer 0: 26 groups + 9 = 35, early start.
+    ("g51838", [51, 8, 3, 38], dict(in_flight=True, simd=[2, 1, 1], pe=[8, 3, 1]),
+     35 + 25 + 131 + 2 + 38, 133),
 ]
 
 
