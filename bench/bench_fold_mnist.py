@@ -35,10 +35,7 @@ import generator as gen  # noqa: E402
 import quantization_functions as qf  # noqa: E402
 import trainer  # noqa: E402
 import vunit_run  # noqa: E402
-from mnist_data import load_digits_data  # noqa: E402
-from model_files import InputError  # noqa: E402
-
-OFFLINE_SPLIT = ROOT.parent / "shared" / "datasets" / "mnist-t10k-split"
+from bench_mnist import load_dataset  # noqa: E402 (bench/ itself)
 
 
 def load() -> str:
@@ -59,13 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=60, help="training iterations")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "fold_mnist.json")
     args = p.parse_args(argv)
-    data = args.data or os.environ.get("MNIST_DIR") or (
-        str(OFFLINE_SPLIT) if OFFLINE_SPLIT.is_dir() else None)
-    try:
-        ds = load_digits_data(data)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    loaded = load_dataset(args.data)
+    if loaded is None:
         return 2
+    _, ds = loaded
     print(f"training 784->256->10 ({args.iterations} iterations, seed 0) ...", flush=True)
     t = trainer.train("256+10", ds, args.iterations, seed=0)
     X = ds.x_test[:args.images].astype(np.int64)

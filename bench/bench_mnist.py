@@ -40,6 +40,19 @@ from model_files import InputError  # noqa: E402
 OFFLINE_SPLIT = ROOT.parent / "shared" / "datasets" / "mnist-t10k-split"
 
 
+def load_dataset(data_arg: str | None):
+    """The data the MNIST benches train and test on: --data, else MNIST_DIR, else the
+    offline split. Returns (the source given to load_digits_data, the dataset), or None
+    after printing the error line."""
+    data = data_arg or os.environ.get("MNIST_DIR") or (
+        str(OFFLINE_SPLIT) if OFFLINE_SPLIT.is_dir() else None)
+    try:
+        return data, load_digits_data(data)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def measure(network: str, ds, iterations: int, work: Path) -> dict:
     t = trainer.train(network, ds, iterations, seed=0)
     y = trainer.labels_for(network, ds.y_test)
@@ -117,13 +130,10 @@ def main() -> int:
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "mnist.json")
     p.add_argument("--markdown", type=Path, default=ROOT / "docs" / "accuracy.md")
     args = p.parse_args()
-    data = args.data or os.environ.get("MNIST_DIR") or (
-        str(OFFLINE_SPLIT) if OFFLINE_SPLIT.is_dir() else None)
-    try:
-        ds = load_digits_data(data)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    loaded = load_dataset(args.data)
+    if loaded is None:
         return 2
+    data, ds = loaded
     source = ("MNIST offline split (8,000 train / 2,000 test)"
               if Path(str(data)) == OFFLINE_SPLIT else ds.source)
     rows = []
