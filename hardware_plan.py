@@ -188,6 +188,19 @@ def early_start(in_flight: bool, hidden: bool, wide: bool, sweep: int, x_lat: in
     return in_flight and hidden and not wide and sweep > x_lat + MAC_STAGES + simd_stages(simd)
 
 
+def layer_timing(q: qf.QuantizedModel, layer: int, pe: int, simd: int,
+                 in_flight: bool) -> tuple[int, int, bool]:
+    """(clocks from start to done, sweep = passes x groups clocks of issued inputs, whether
+    it may start early) of layer `layer` folded into pe lanes and simd inputs per clock:
+    the one place plan_design and choose_fold take them from."""
+    n_out, n_in = q.W[layer].shape
+    passes, groups = math.ceil(n_out / pe), math.ceil(n_in / simd)
+    sweep = passes * groups
+    return (layer_cycles(n_in, layer, passes, simd), sweep,
+            early_start(in_flight, layer < q.n_layers - 1, wide_acc(q.acc_bits(layer)),
+                        sweep, x_latency(layer), simd))
+
+
 def simd_stages(simd: int) -> int:
     """Register stages after the multipliers that add a lane's SIMD products (layer.vhd.j2)."""
     return 0 if simd == 1 else 1
@@ -430,6 +443,7 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             raise ValueError(f"SIMD {simd} for layer {l}: only the first layer takes several "
                              f"inputs per clock so far; give the later layers 1")
         passes, groups = math.ceil(n_out / pe), math.ceil(n_in / simd)
+        cycles, _, early = layer_timing(q, l, pe, simd, in_flight)
         depth = 1 << addr_bits(passes * groups)
         pack = (split_pack(pe, simd, q.weight_bits, depth)
                 if in_flight and is_ecp5(part) and neurons_per_rom_asked is None
@@ -444,15 +458,14 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             layer=l, n_in=n_in, n_out=n_out, hidden=l < q.n_layers - 1,
             input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
             acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
-            cycles=layer_cycles(n_in, l, passes, simd), pe=pe, simd=simd, groups=groups,
+            cycles=cycles, pe=pe, simd=simd, groups=groups,
             passes=passes, addr_bits=addr_bits(groups), w_addr_bits=addr_bits(passes * groups),
             pack=pack, n_roms=n_roms, rom_depth=depth, rom_width=width,
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_lanes=n_dsp,
             dsp_macs=n_dsp * simd, dsp_pairs=pairs, dsp_blocks=dsp_blocks(n_dsp, simd, pairs),
             lut_macs=(pe - n_dsp) * simd,
             requant_multipliers=requant_multipliers(l < q.n_layers - 1, wide_acc(q.acc_bits(l))),
-            early=early_start(in_flight, l < q.n_layers - 1, wide_acc(q.acc_bits(l)),
-                              passes * groups, x_latency(l), simd)))
+            early=early))
     for x, e in zip(layers, early_layers([x.cycles for x in layers],
                                          [x.used_words for x in layers],
                                          [x.early for x in layers], q.topology[-1],
@@ -672,14 +685,8 @@ def choose_fold(q: qf.QuantizedModel, part: str, dsp_budget: int | None = None,
             if target_interval is not None:
                 break  # a faster fold costs more still
             continue
-        cycles, sweeps, can_early = [], [], []
-        for l in range(q.n_layers):
-            n_out, n_in = q.W[l].shape
-            passes, groups = math.ceil(n_out / pe[l]), math.ceil(n_in / simd[l])
-            cycles.append(layer_cycles(n_in, l, passes, simd[l]))
-            sweeps.append(passes * groups)
-            can_early.append(early_start(True, l < q.n_layers - 1, wide_acc(q.acc_bits(l)),
-                                         passes * groups, x_latency(l), simd[l]))
+        cycles, sweeps, can_early = map(list, zip(*(layer_timing(q, l, pe[l], simd[l], True)
+                                                    for l in range(q.n_layers))))
         interval = flight_interval(
             cycles, q.topology[-1], math.ceil(q.topology[0] / simd[0]), sweeps,
             early_layers(cycles, sweeps, can_early, q.topology[-1],
