@@ -26,7 +26,8 @@ from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_b
 from hardware_plan import (DesignPlan, addr_bits, auto_dsp_for_macs, choose_fold, plan_design,
                            ramb18_per_rom, rom_group)
 from model_files import (FloatModel, InputError, check_input_codes,
-                         read_float_model, read_input_codes, read_test_input)
+                         read_input_codes, read_test_input)
+from model_import import read_model
 
 VERSION = "0.1.0"
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -288,6 +289,14 @@ def auto_plan(q: qf.QuantizedModel, opts: Options, where: str) -> DesignPlan:
     return plan
 
 
+def model_origin(model: FloatModel | None) -> dict:
+    """report.json's model_origin: the format the model was read from (an ONNX file: its
+    exporter and opset), and whose quantization the design has."""
+    if model is None:
+        return {"format": "quantized", "quantization": "given as integers"}
+    return model.origin or {"format": "npz", "quantization": "post-training (bram-mlp)"}
+
+
 def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
                  opts: Options, model: FloatModel | None = None) -> dict:
     """report.json: the plan's figures, the quantization settings and what quantization
@@ -328,6 +337,8 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
         })
     report = {
         "tool": f"bram-mlp {VERSION}", "name": name, "source": source,
+        # the model's format and exporter, and which quantization came from it
+        "model_origin": model_origin(model),
         "topology": q.topology, "encoding": q.encoding,
         "frac_bits": opts.frac_bits, "per_neuron_scale": opts.per_neuron_scale,
         "per_neuron_scale_rule": (qf.PER_NEURON_FLOOR_RULE + " (hidden layers; the last "
@@ -686,7 +697,7 @@ def write_layer_weights_mem(npz_path: str | Path, out: str | Path | None = None,
     `image_npz` (the lab's sample file: input, label) that image is the test vector, so
     the testbenches expect the integer model's result for it (vectors/expected.csv).
     Returns the path of <name>_l<layer>_weights.vhd."""
-    model = read_float_model(npz_path)
+    model = read_model(npz_path)
     if not isinstance(layer, int) or not 0 <= layer < len(model.W):
         raise GeneratorError(f"{npz_path}: layer must be 0..{len(model.W) - 1}, not {layer}")
     opts = opts or Options()
@@ -936,7 +947,7 @@ def check_dsp_budget(budget: int | None) -> int | None:
 def generate_from_args(args: argparse.Namespace, vectors: np.ndarray | None = None,
                        out: Path | None = None, log=print) -> Generated:
     opts = options_from_args(args)
-    model = read_float_model(args.model)
+    model = read_model(args.model)
     calibration = None
     if args.calibration is not None:
         calibration = read_input_codes(args.calibration, model.W[0].shape[1], opts.input_bits,

@@ -30,6 +30,9 @@ class FloatModel:
     input_scale: float = 1.0 / 255.0
     calibration: np.ndarray | None = None
     source: str = "<memory>"
+    # where the model came from: format, exporter, opset, what quantization is taken from
+    # it (report.json "model_origin"); None: an .npz of our own
+    origin: dict | None = None
 
     @property
     def topology(self) -> list[int]:
@@ -91,7 +94,8 @@ def _float_array(path: Path, key: str, arr: np.ndarray, ndim: int) -> np.ndarray
 
 
 def read_float_model(path: str | Path) -> FloatModel:
-    """Read a float model .npz (W0,b0,W1,b1,... or the original lab's W[,b])."""
+    """Read a float model .npz (W0,b0,W1,b1,... or the original lab's W[,b]); other
+    formats: model_import.read_model."""
     path = Path(path)
     data = _load_npz(path)
     keys = set(data)

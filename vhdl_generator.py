@@ -39,7 +39,8 @@ __all__ = ["DEFAULT_VECTORS", "HDL_FILES", "HDL_WIDE_FILES", "VERSION", "Generat
            "output_folders", "outputs_from_columns", "outputs_to_columns",
            "parse_neurons_per_rom", "quantize", "render_design", "weights_coe",
            "write_layer_weights_mem", "write_test_input_coe", "wide_acc", "main"]
-from model_files import InputError, OneLineArgumentParser, read_float_model, read_input_codes
+from model_files import InputError, OneLineArgumentParser, read_input_codes
+from model_import import read_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
                     "or the lab's W,b) into VHDL with block-RAM weight ROMs, .coe "
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
-    p.add_argument("model", type=Path, nargs="?", help="float model .npz")
+    p.add_argument("model", type=Path, nargs="?", help="float model: .npz (W0, b0, W1, b1, ...) or .onnx (docs/import.md)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: hdl/generated/<name>/ and coe/<name>/): "
                         "a new or empty folder, or an earlier output, which is replaced as a "
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         check_output(args.out, name, [args.model, args.vectors, args.calibration])
         vectors = None
         if args.vectors is not None:
-            model = read_float_model(args.model)
+            model = read_model(args.model)
             vectors = read_input_codes(args.vectors, model.W[0].shape[1], args.input_bits,
                                        model.input_scale)
         g = generate_from_args(args, vectors)

@@ -26,7 +26,8 @@ import numpy as np
 import output_files as outfiles
 import quantization_functions as qf
 from labs import LabError
-from model_files import InputError, OneLineArgumentParser, read_float_model, read_input_codes
+from model_files import InputError, OneLineArgumentParser, read_input_codes
+from model_import import read_model
 import generator as gen
 from vunit_console import run_quietly
 # VUnit set-up and simulation live in simulation.py (below this script and the labs); the
@@ -57,7 +58,7 @@ def own_parser() -> argparse.ArgumentParser:
                     "earlier into DIR.")
     p.add_argument("-h", "--help", action="store_true", help="show this help and VUnit's")
     m = p.add_argument_group("run your own inputs through the simulated hardware")
-    m.add_argument("--model", type=Path, help="float model .npz (generated with the "
+    m.add_argument("--model", type=Path, help="float model .npz or .onnx (generated with the "
                    "quantization and hardware options below)")
     m.add_argument("--design", type=Path, metavar="DIR",
                    help="instead of --model: a folder vhdl_generator.py wrote (its "
@@ -171,7 +172,7 @@ def model_mode(args: argparse.Namespace, vunit_argv: list[str]) -> int:
         name = gen.check_name(args.name if args.name is not None
                              else gen.default_name(args.model))
         gen.check_output(args.out, name, [args.model, args.inputs, args.calibration])
-    model = read_float_model(args.model)
+    model = read_model(args.model)
     X = read_input_codes(args.inputs, model.W[0].shape[1], opts.input_bits, model.input_scale)
     labels = read_labels(args.labels, len(X), model.topology[-1])
     out = args.out
