@@ -1,5 +1,5 @@
 """One door for every model format: read_model(path) -> FloatModel, chosen by the file's
-suffix: .onnx (onnx_import.py), else bram-mlp's own .npz (model_files.py). Each reader
+suffix: .onnx (onnx_import.py), .keras / .h5 (keras_import.py), else bram-mlp's own .npz (model_files.py). Each reader
 raises model_files.InputError with one line that names the file and the problem."""
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from model_files import FloatModel, read_float_model
 
 
 def read_model(path: str | Path) -> FloatModel:
-    """The float MLP in `path`: an .onnx file (docs/import.md) or an .npz (README)."""
+    """The float MLP in `path`: an .onnx, .keras or .h5 file (docs/import.md) or an .npz
+    (README)."""
     path = Path(path)
-    if path.suffix.lower() == ".onnx":
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
         import onnx_import   # the onnx package is loaded only for ONNX files
 
         return onnx_import.read_onnx_model(path)
+    if suffix in (".keras", ".h5", ".hdf5"):
+        import keras_import
+
+        return keras_import.read_keras_model(path)
     return read_float_model(path)

@@ -2,8 +2,8 @@
 
 What is read: one chain from the graph's input to its output of
   Gemm, or MatMul followed by Add (a fully connected layer, weights and bias from the
-  graph's initializers), Relu between the layers, and, before the first layer, Flatten,
-  Reshape to (batch, n), Cast and Identity;
+  graph's initializers), Relu between the layers, and, before the first layer, Flatten
+  and Reshape to (batch, n); Cast to a float type, Identity and Dropout anywhere;
 and after the last layer a Softmax, LogSoftmax or ArgMax, which are dropped (the argmax of
 the logits is unchanged): whatever follows them (skl2onnx's class labels, ZipMap) too.
 Anything else (a convolution, another activation, two paths that join again) is refused
@@ -21,6 +21,8 @@ from model_files import FloatModel, InputError
 
 # ops that pass a (batch, n) tensor on unchanged before the first layer
 PASS_OPS = {"Cast", "Identity", "Flatten", "Reshape", "Dropout"}
+# Cast targets that keep a float a float (TensorProto FLOAT, DOUBLE, FLOAT16, BFLOAT16)
+FLOAT_TYPES = {1, 11, 10, 16}
 # ops after the last layer that leave the argmax of the logits as it is: dropped
 HEAD_OPS = {"Softmax", "LogSoftmax", "ArgMax"}
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Flatten/Reshape, and a final Softmax/LogSoftmax/"
@@ -130,9 +132,12 @@ def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0) -> Float
                 raise _fail(path, f"node {_node_name(node)} ({op}) before any layer")
             head = op
             break
+        if op == "Cast" and _attr(node, "to", 0) not in FLOAT_TYPES:
+            raise _fail(path, f"node {_node_name(node)} (Cast) to a non-float type "
+                              f"{_attr(node, 'to', 0)}: the model must compute in float")
         if op in PASS_OPS:
             if Ws or pending is not None:
-                if op in {"Identity", "Dropout"}:
+                if op in {"Identity", "Dropout", "Cast"}:  # a float Cast: Keras' torch export
                     tensor = node.output[0]
                     continue
                 raise _fail(path, f"node {_node_name(node)} ({op}) between layers: only "

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Turn a trained MLP (.npz: W0,b0,W1,b1,... with W shaped (n_out, n_in), "
                     "or the lab's W,b) into VHDL with block-RAM weight ROMs, .coe "
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
-    p.add_argument("model", type=Path, nargs="?", help="float model: .npz (W0, b0, W1, b1, ...) or .onnx (docs/import.md)")
+    p.add_argument("model", type=Path, nargs="?",
+                   help="float model: .npz (W0, b0, W1, b1, ...), .onnx, .keras or .h5 "
+                        "(docs/import.md)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: hdl/generated/<name>/ and coe/<name>/): "
                         "a new or empty folder, or an earlier output, which is replaced as a "

@@ -58,8 +58,9 @@ def own_parser() -> argparse.ArgumentParser:
                     "earlier into DIR.")
     p.add_argument("-h", "--help", action="store_true", help="show this help and VUnit's")
     m = p.add_argument_group("run your own inputs through the simulated hardware")
-    m.add_argument("--model", type=Path, help="float model .npz or .onnx (generated with the "
-                   "quantization and hardware options below)")
+    m.add_argument("--model", type=Path,
+                   help="float model .npz, .onnx, .keras or .h5 (generated with the "
+                        "quantization and hardware options below)")
     m.add_argument("--design", type=Path, metavar="DIR",
                    help="instead of --model: a folder vhdl_generator.py wrote (its "
                         "report.json and quantized.npz say how it was made); nothing in it "

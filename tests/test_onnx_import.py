@@ -1,7 +1,9 @@
-"""ONNX import (onnx_import.py): a float MLP exported by a real exporter (the committed
-fixtures, made by tests/fixtures/make_onnx_fixtures.py) is read as the exporter's model
-computes (onnxruntime is the reference), simulates bit-exact through vunit_run.py, and
-anything that is not such an MLP is refused with one line, exit 2, nothing written."""
+"""Model import (onnx_import.py, keras_import.py): a float MLP written by a real exporter
+(the committed fixtures, made by tests/fixtures/make_onnx_fixtures.py with skl2onnx,
+torch.onnx and Keras) is read as the exporter's model computes (onnxruntime is the
+reference; for the .keras and .h5 files, Keras' own ONNX export of the same model),
+simulates bit-exact through vunit_run.py, and anything that is not such an MLP is
+refused with one line, exit 2, nothing written."""
 from __future__ import annotations
 
 import json
@@ -24,7 +26,11 @@ import model_import  # noqa: E402
 import onnx_import  # noqa: E402
 from test_bad_inputs import assert_clean_failure, run_generator  # noqa: E402
 
-EXPORTED = [p for p in (SKL, FIXTURES / "torch_64_16_10.onnx") if p.exists()]
+KERAS = FIXTURES / "keras_64_16_10.keras"
+EXPORTED = [SKL, FIXTURES / "torch_64_16_10.onnx", FIXTURES / "keras_64_16_10.onnx"]
+# a Keras file and the ONNX file Keras exported from the same model (model.export)
+KERAS_FILES = [(KERAS, FIXTURES / "keras_64_16_10.onnx"),
+               (FIXTURES / "keras_64_16_10.h5", FIXTURES / "keras_64_16_10.onnx")]
 
 
 def digits_codes(n: int) -> np.ndarray:
@@ -66,14 +72,23 @@ def softmax(z: np.ndarray) -> np.ndarray:
 def test_exported_model_reads_as_the_exporter_computes_it(path):
     m = model_import.read_model(path)
     assert m.topology == [64, 16, 10]
-    assert m.origin["format"] == "onnx" and m.origin["opset"] == 17
+    assert m.origin["format"] == "onnx" and m.origin["opset"] >= 17
     x = digits_codes(300).astype(np.float64)
     ours = float_logits(m, x)
     theirs = run_onnx(path, x * m.input_scale)
-    if m.origin["dropped_head"] == "Softmax":   # skl2onnx: probabilities
+    if m.origin["dropped_head"] == "Softmax":   # skl2onnx, Keras: probabilities
         ours = softmax(ours)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
     assert np.mean(ours.argmax(1) == theirs.argmax(1)) == 1.0
+
+
+@pytest.mark.parametrize("path,exported", KERAS_FILES, ids=lambda p: p.name)
+def test_keras_file_reads_as_keras_computes_it(path, exported):
+    m = model_import.read_model(path)
+    assert m.topology == [64, 16, 10] and m.origin["exporter"] == "keras"
+    x = digits_codes(300).astype(np.float64)
+    np.testing.assert_allclose(softmax(float_logits(m, x)),
+                               run_onnx(exported, x * m.input_scale), rtol=1e-4, atol=1e-5)
 
 
 def test_onnx_model_simulates_bit_exact(tmp_path):
@@ -191,3 +206,53 @@ def test_gemm_attributes_are_applied(tmp_path):
     x = np.random.default_rng(0).random((5, 4))
     np.testing.assert_allclose(float_logits(m, x / m.input_scale), run_onnx(path, x),
                                rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- bad Keras files
+def keras_with(tmp_path: Path, name: str, config: dict) -> Path:
+    """The fixture's .keras archive with another config.json (its weights kept)."""
+    import zipfile
+
+    out = tmp_path / name
+    with zipfile.ZipFile(KERAS) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.namelist():
+            data = json.dumps(config) if item == "config.json" else src.read(item)
+            dst.writestr(item, data)
+    return out
+
+
+def fixture_config() -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(KERAS) as z:
+        return json.loads(z.read("config.json"))
+
+
+def test_bad_keras_models_are_refused(tmp_path):
+    conv = fixture_config()
+    conv["config"]["layers"][1]["class_name"] = "Conv2D"
+    sigmoid = fixture_config()
+    sigmoid["config"]["layers"][1]["config"]["activation"] = "sigmoid"
+
+    def functional(name, inbound):
+        return {"class_name": "Dense", "config": {"name": name, "units": 16},
+                "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+                    "keras_history": [n, 0, 0]}} for n in inbound]}]}
+    skip = {"class_name": "Functional", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"name": "input_layer"}, "inbound_nodes": []},
+        functional("dense", ["input_layer"]),
+        {**functional("add", ["input_layer", "dense"]), "class_name": "Add"}]}}
+    cases = {"conv.keras": (conv, ["Conv2D"]), "sigmoid.keras": (sigmoid, ["sigmoid"]),
+             "skip.keras": (skip, ["skip connection", "add"])}
+    for name, (config, words) in cases.items():
+        path = keras_with(tmp_path, name, config)
+        out = tmp_path / ("out_" + name)
+        line = assert_clean_failure(run_generator(path, out), out, str(path))
+        for w in words:
+            assert w in line, line
+    for fixture in (KERAS, FIXTURES / "keras_64_16_10.h5"):
+        cut = tmp_path / ("cut" + fixture.suffix)
+        cut.write_bytes(fixture.read_bytes()[:2000])
+        res = run_generator(cut, tmp_path / "out_cut")
+        assert res.returncode == 2
+        assert "truncated" in assert_clean_failure(res, tmp_path / "out_cut", str(cut))
