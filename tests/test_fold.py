@@ -283,3 +283,17 @@ def test_in_flight_interval_check_can_fail(in_flight, tmp_path):
                        text=True, timeout=600)
     assert r.returncode != 0
     assert "clocks since the previous result - Got 22. Expected 21" in r.stdout, r.stdout[-3000:]
+
+
+def test_random_in_flight_designs(tmp_path):
+    """A few of bench/bench_flight_random.py's random shapes (the bench that found the
+    folded last layer's logit overwrite): each bit-exact through the top-level and the
+    AXI4-Stream benches at its predicted latency and interval."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_flight_random
+
+    out = tmp_path / "flight.json"
+    assert bench_flight_random.main(["--seed", "5", "--designs", "5", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 5 and all(r["top"] and r["axis"] for r in rows)
+    assert any(any(r["early_start"]) for r in rows)
