@@ -77,13 +77,16 @@ LUTS_PER_LUT_MULT_BIT = 2
 # layers in flight: a layer's weights split into ROMs of at most this many RAMB18 (split_pack)
 ROM_SPLIT_RAMB18 = 8
 # a copy of the ROM address per this many RAMB18 of ROMs (rom_group)
-ROM_COPY_RAMB18 = 16
+ROM_COPY_RAMB18 = 8
 
 
 # --------------------------------------------------------------------------- small rules
-def x_latency(layer: int) -> int:
-    """Clocks from a layer's input address to its input value."""
-    return FIRST_LAYER_X_LATENCY if layer == 0 else HIDDEN_X_LATENCY
+def x_latency(layer: int, in_flight: bool = False) -> int:
+    """Clocks from a layer's input address to its input value (layers in flight: the input
+    buffer registers the first layer's read address beside it, a clock more)."""
+    if layer == 0:
+        return FIRST_LAYER_X_LATENCY + (1 if in_flight else 0)
+    return HIDDEN_X_LATENCY
 
 
 def addr_bits(n: int) -> int:
@@ -173,10 +176,12 @@ def wide_acc(acc_bits: int) -> bool:
     return acc_bits > qf.NARROW_ACC_BITS
 
 
-def layer_cycles(n_in: int, layer: int, passes: int = 1, simd: int = 1) -> int:
+def layer_cycles(n_in: int, layer: int, passes: int = 1, simd: int = 1,
+                 in_flight: bool = False) -> int:
     """Clocks from a layer's start to its done: SIMD inputs per clock in each pass, the
     inputs' read latency, and the multiply-accumulate pipeline."""
-    return passes * math.ceil(n_in / simd) + x_latency(layer) + MAC_STAGES + simd_stages(simd)
+    return (passes * math.ceil(n_in / simd) + x_latency(layer, in_flight) + MAC_STAGES
+            + simd_stages(simd))
 
 
 def early_start(in_flight: bool, hidden: bool, wide: bool, sweep: int, x_lat: int,
@@ -196,9 +201,9 @@ def layer_timing(q: qf.QuantizedModel, layer: int, pe: int, simd: int,
     n_out, n_in = q.W[layer].shape
     passes, groups = math.ceil(n_out / pe), math.ceil(n_in / simd)
     sweep = passes * groups
-    return (layer_cycles(n_in, layer, passes, simd), sweep,
+    return (layer_cycles(n_in, layer, passes, simd, in_flight), sweep,
             early_start(in_flight, layer < q.n_layers - 1, wide_acc(q.acc_bits(layer)),
-                        sweep, x_latency(layer), simd))
+                        sweep, x_latency(layer, in_flight), simd))
 
 
 def simd_stages(simd: int) -> int:
@@ -457,7 +462,7 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
         layers.append(LayerPlan(
             layer=l, n_in=n_in, n_out=n_out, hidden=l < q.n_layers - 1,
             input_bits=q.layer_input_bits(l), acc_bits=q.acc_bits(l), acc_min=lo,
-            acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l),
+            acc_max=hi, wide=wide_acc(q.acc_bits(l)), x_latency=x_latency(l, in_flight),
             cycles=cycles, pe=pe, simd=simd, groups=groups,
             passes=passes, addr_bits=addr_bits(groups), w_addr_bits=addr_bits(passes * groups),
             pack=pack, n_roms=n_roms, rom_depth=depth, rom_width=width,
@@ -554,7 +559,8 @@ def auto_dsp_for_macs(q: qf.QuantizedModel, part: str, dsp_budget: int | None) -
 def stage_clocks(n_in: int, layer: int, passes: int, simd: int = 1) -> int:
     """Clocks a layer holds an image with layers in flight: its cycles, + 2 after the first
     (it is seen idle a clock late, and starts a clock after its new input is copied)."""
-    return layer_cycles(n_in, layer, passes, simd) + (HANDOFF_CLOCKS + 1 if layer > 0 else 0)
+    return (layer_cycles(n_in, layer, passes, simd, in_flight=True)
+            + (HANDOFF_CLOCKS + 1 if layer > 0 else 0))
 
 
 def shape_within(n_in: int, n_out: int, layer: int, clocks: int,

@@ -11,6 +11,9 @@
 -- Maps to block RAM or LUT RAM. A read and a write of the same address in one clock is
 -- never done (the image is written before start, or into the half not being read), so
 -- the ECP5 flow lets synthesis leave such a collision's result undefined (implement.py).
+-- ADDR_REG true: rd_en and rd_addr go through a register beside the RAM first (rd_data
+-- three clocks after rd_en): the first layer's address counter then drives one register
+-- here, not the RAM's address pins across the chip (layers in flight, docs/timing.md).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
@@ -22,7 +25,8 @@ entity input_buffer is
   generic (
     DEPTH     : positive := 784;  -- words
     ADDR_BITS : positive := 10;
-    DATA_BITS : positive := 8
+    DATA_BITS : positive := 8;
+    ADDR_REG  : boolean  := false  -- register rd_en and rd_addr first (read latency 3)
   );
   port (
     clk     : in  std_logic;
@@ -39,6 +43,8 @@ architecture rtl of input_buffer is
   type ram_t is array (0 to 2 ** ADDR_BITS - 1) of std_logic_vector(DATA_BITS - 1 downto 0);
   signal ram : ram_t := (others => (others => '0'));
   signal q   : std_logic_vector(DATA_BITS - 1 downto 0) := (others => '0');
+  signal en_i   : std_logic;  -- the read enable and address the RAM sees
+  signal addr_i : std_logic_vector(ADDR_BITS - 1 downto 0);
 begin
 
   assert 2 ** ADDR_BITS >= DEPTH
@@ -54,11 +60,31 @@ begin
     end if;
   end process p_write;
 
+  g_direct : if not ADDR_REG generate
+    en_i   <= rd_en;
+    addr_i <= rd_addr;
+  end generate g_direct;
+
+  g_addr_reg : if ADDR_REG generate
+    signal en_r   : std_logic := '0';
+    signal addr_r : std_logic_vector(ADDR_BITS - 1 downto 0) := (others => '0');
+  begin
+    p_addr : process (clk)
+    begin
+      if rising_edge(clk) then
+        en_r   <= rd_en;
+        addr_r <= rd_addr;
+      end if;
+    end process p_addr;
+    en_i   <= en_r;
+    addr_i <= addr_r;
+  end generate g_addr_reg;
+
   p_read : process (clk)
   begin
     if rising_edge(clk) then
-      if rd_en = '1' then
-        q <= ram(slv_to_int(rd_addr, false));  -- the RAM's read register
+      if en_i = '1' then
+        q <= ram(slv_to_int(addr_i, false));   -- the RAM's read register
       end if;
       rd_data <= q;                            -- its output register
     end if;

@@ -210,36 +210,38 @@ def test_folding_a_wide_layer_is_refused_with_what_to_do(tmp_path):
 # for the argmax), and at least the result's beats. The latency: the layers' clocks, + 1
 # per hidden layer (the registered start), + the argmax's.
 FLIGHT = [
-    # layer 1 (3 + 11 + 6 = 20, + 2) is slower than layer 0 (5 + 2 + 6 = 13)
-    ("g532", [5, 3, 2], dict(in_flight=True), 13 + 20 + 1 + 2, 22),
-    # layer 0 folded into 7 lanes, 6 passes: 6 * 5 + 8 = 38; layer 1: 40 + 17 = 57, + 2
-    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 38 + 57 + 1 + 3, 59),
-    # one layer of 3 + 8 = 11 clocks, 12 classes: 11 + 12 + 1
-    ("g312", [3, 12], dict(in_flight=True), 11 + 12, 24),
-    # four layers: 38, 37 + 2, 37 + 2, 37 + 2
-    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 38 + 3 * 37 + 3 + 10, 39),
+    # (layers in flight: layer 0 reads the input buffer 3 clocks after the address, its
+    # address registered beside the RAM)
+    # layer 1 (3 + 11 + 6 = 20, + 2) is slower than layer 0 (5 + 3 + 6 = 14)
+    ("g532", [5, 3, 2], dict(in_flight=True), 14 + 20 + 1 + 2, 22),
+    # layer 0 folded into 7 lanes, 6 passes: 6 * 5 + 9 = 39; layer 1: 40 + 17 = 57, + 2
+    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 39 + 57 + 1 + 3, 59),
+    # one layer of 3 + 9 = 12 clocks, 12 classes: 12 + 12 + 1
+    ("g312", [3, 12], dict(in_flight=True), 12 + 12, 25),
+    # four layers: 39, 37 + 2, 37 + 2, 37 + 2
+    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 39 + 3 * 37 + 3 + 10, 39),
     # two layers, the last (6 + 17 = 23) not longer than the argmax (24): 23 + 24 + 3
-    ("g6624", [6, 6, 24], dict(in_flight=True), 14 + 23 + 1 + 24, 50),
+    ("g6624", [6, 6, 24], dict(in_flight=True), 15 + 23 + 1 + 24, 50),
     # the last layer slowest (1 lane, 4 passes: 4 * 3 + 17 = 29, + 2), layer 0 fastest (4
-    # inputs per clock: 3 + 9 = 12), layer 1 (5 + 17 = 22): layer 1's results wait while
+    # inputs per clock: 3 + 10 = 13), layer 1 (5 + 17 = 22): layer 1's results wait while
     # layer 2 works, so layer 0 may hand its next results only once layer 1 is ready again
     # (idle and copied), not merely idle: else layer 1's start was lost
     ("g12534", [12, 5, 3, 4], dict(in_flight=True, simd=[4, 1, 1], pe=[5, 3, 1]),
-     12 + 22 + 29 + 2 + 4, 31),
-    # early start: layer 0 (100 + 8 = 108) takes the next image once its 100 inputs are
+     13 + 22 + 29 + 2 + 4, 31),
+    # early start: layer 0 (100 + 9 = 109) takes the next image once its 100 inputs are
     # issued: every 101 clocks; layer 1 is ready again long before (13 + 17 = 30)
-    ("g100e", [100, 13, 7, 10], dict(in_flight=True), 108 + 30 + 24 + 2 + 10, 101),
+    ("g100e", [100, 13, 7, 10], dict(in_flight=True), 109 + 30 + 24 + 2 + 10, 101),
     # layer 1 starts early (60 inputs: 60 + 1 + 2 = 63, its clocks 60 + 17 = 77, + 2)
-    ("g1060e", [10, 60, 10, 5], dict(in_flight=True), 18 + 77 + 27 + 2 + 5, 63),
+    ("g1060e", [10, 60, 10, 5], dict(in_flight=True), 19 + 77 + 27 + 2 + 5, 63),
     # no early start: layer 1 (20 + 17 = 37) would not be ready for the results of the
-    # image after next (48 + 37 + 2 > 2 x 41: the intervals would alternate 41, 46)
-    ("g4020", [40, 20, 5], dict(in_flight=True), 48 + 37 + 1 + 5, 48),
+    # image after next (49 + 37 + 2 > 2 x 41: the intervals would alternate)
+    ("g4020", [40, 20, 5], dict(in_flight=True), 49 + 37 + 1 + 5, 49),
     # a folded last layer (1 lane, 38 passes of 3 inputs: 114 + 17 = 131, + 2) whose next
     # image starts while the argmax (38 clocks) still compares: its logits change only at
     # the last pass's end (they changed after the first pass, ~20 clocks in: logit 0 was
-    # wrong through the AXI4-Stream wrapper). Layer 0: 26 groups + 9 = 35, early start.
+    # wrong through the AXI4-Stream wrapper). Layer 0: 26 groups + 10 = 36, early start.
     ("g51838", [51, 8, 3, 38], dict(in_flight=True, simd=[2, 1, 1], pe=[8, 3, 1]),
-     35 + 25 + 131 + 2 + 38, 133),
+     36 + 25 + 131 + 2 + 38, 133),
 ]
 
 
