@@ -25,6 +25,9 @@ PASS_OPS = {"Cast", "Identity", "Flatten", "Reshape", "Dropout"}
 FLOAT_TYPES = {1, 11, 10, 16}
 # ops after the last layer that leave the argmax of the logits as it is: dropped
 HEAD_OPS = {"Softmax", "LogSoftmax", "ArgMax"}
+# QONNX's quantization ops (Brevitas' export_qonnx, FINN): refused with their own message
+QONNX_OPS = {"Quant", "BipolarQuant", "Trunc", "MultiThreshold", "QuantizeLinear",
+             "DequantizeLinear"}
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Flatten/Reshape, and a final Softmax/LogSoftmax/"
              "ArgMax")
 
@@ -85,6 +88,11 @@ def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0) -> Float
             value = _attr(node, "value", None)
             if value is not None:
                 consts[node.output[0]] = onnx.numpy_helper.to_array(value)
+    for node in graph.node:  # a quantized model: its own message, before any other
+        if node.op_type in QONNX_OPS:
+            raise _fail(path, f"node {_node_name(node)} is a QONNX {node.op_type} (a "
+                              "Brevitas/FINN quantized model): not read yet; export the "
+                              "float model (torch.onnx.export) and let bram-mlp quantize it")
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1:
         raise _fail(path, f"{len(inputs)} graph inputs ({', '.join(i.name for i in inputs)}); "

@@ -143,7 +143,16 @@ def skip_model():
                        {"w": W1, "w2": np.eye(3)})
 
 
+def qonnx_model():
+    quant = helper.make_node("Quant", ["w", "s", "z", "bits"], ["wq"], name="weight_quant",
+                             domain="qonnx.custom_op.general", signed=1, narrow=1,
+                             rounding_mode="ROUND")
+    return graph_model([quant, helper.make_node("MatMul", ["x", "wq"], ["y"])],
+                       {"w": W1, "s": np.ones(1), "z": np.zeros(1), "bits": np.full(1, 4.0)})
+
+
 BAD = {
+    "qonnx": (qonnx_model, ["weight_quant", "QONNX Quant", "not read yet"]),
     "conv": (conv_model, ["conv1", "Conv"]),
     "sigmoid": (sigmoid_model, ["act1", "Sigmoid"]),
     "skip": (skip_model, ["skip"]),
