@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_files import FloatModel, InputError
+from model_files import FloatModel, InputError, check_layers
 
 PASS_LAYERS = {"InputLayer", "Flatten", "Dropout"}
 SUPPORTED = "Dense (relu; a final linear or softmax), ReLU/Activation, Flatten, Dropout"
@@ -178,14 +178,7 @@ def read_keras_model(path: str | Path, input_scale: float = 1.0 / 255.0) -> Floa
     if activated:
         raise _fail(path, "the last Dense layer is followed by a relu: the hardware's last "
                           "layer has no activation (its logits go to the argmax)")
-    for l in range(1, len(Ws)):
-        if Ws[l].shape[1] != Ws[l - 1].shape[0]:
-            raise _fail(path, f"layers do not chain: Dense layer {l} takes {Ws[l].shape[1]} "
-                              f"inputs but layer {l - 1} has {Ws[l - 1].shape[0]} units")
-    for l, (W, b) in enumerate(zip(Ws, bs)):
-        if b.shape != (W.shape[0],) or not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            raise _fail(path, f"Dense layer {l}: a bias of shape {b.shape} for {W.shape[0]} "
-                              "units, or NaN/Inf in its weights")
+    check_layers(path, Ws, bs, layer="Dense layer", units="units")
     origin = {"format": "keras" if path.suffix.lower() == ".keras" else "keras-h5",
               "exporter": "keras", "exporter_version": meta.get("keras_version", ""),
               "backend": meta.get("backend", ""), "dropped_head": head,

@@ -157,6 +157,24 @@ def read_float_model(path: str | Path) -> FloatModel:
                       source=str(path))
 
 
+def check_layers(path: Path, Ws: list[np.ndarray], bs: list[np.ndarray],
+                 layer: str = "layer", units: str = "neurons") -> None:
+    """An imported model's layers (onnx_import, keras_import): W[l] (n_out, n_in) chain
+    from one layer to the next, each bias has one entry per unit, nothing is NaN or Inf;
+    InputError naming the file otherwise."""
+    for l in range(1, len(Ws)):
+        if Ws[l].shape[1] != Ws[l - 1].shape[0]:
+            raise InputError(f"{path}: layers do not chain: {layer} {l} takes "
+                             f"{Ws[l].shape[1]} inputs but {layer} {l - 1} has "
+                             f"{Ws[l - 1].shape[0]} {units}")
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        if b.shape != (W.shape[0],):
+            raise InputError(f"{path}: {layer} {l}: a bias of shape {b.shape} for "
+                             f"{W.shape[0]} {units}")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            raise InputError(f"{path}: {layer} {l}'s weights or bias contain NaN or Inf")
+
+
 DEFAULT_INPUT_SCALE = 1.0 / 255.0
 GRID_TOLERANCE = 1e-6   # of a code step: how far a scaled float may lie off the code grid
 MAX_GRID_TOLERANCE = 0.25  # of a code step: never more, whatever the float type (+ its rounding)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_files import FloatModel, InputError
+from model_files import FloatModel, InputError, check_layers
 
 # ops that pass a (batch, n) tensor on unchanged before the first layer
 PASS_OPS = {"Cast", "Identity", "Flatten", "Reshape", "Dropout"}
@@ -229,13 +229,7 @@ def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0) -> Float
         raise _fail(path, "the last layer is followed by a Relu: the hardware's last layer "
                           "has no activation (its logits go to the argmax); export the model "
                           "without it")
-    for l in range(1, len(Ws)):
-        if Ws[l].shape[1] != Ws[l - 1].shape[0]:
-            raise _fail(path, f"layers do not chain: layer {l} takes {Ws[l].shape[1]} "
-                              f"inputs but layer {l - 1} has {Ws[l - 1].shape[0]} neurons")
-    for l, (W, b) in enumerate(zip(Ws, bs)):
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            raise _fail(path, f"layer {l}'s weights or bias contain NaN or Inf")
+    check_layers(path, Ws, bs)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     origin = {"format": "onnx", "exporter": model.producer_name or "unknown",
               "exporter_version": model.producer_version or "", "opset": opset,

@@ -23,7 +23,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-import quantization_functions as qf  # noqa: E402
 import vhdl_generator as vg  # noqa: E402
-import vunit_run  # noqa: E402
-from bench_mnist import OFFLINE_SPLIT, load_dataset  # noqa: E402
+from bench_mnist import OFFLINE_SPLIT, load_dataset, simulate_against_model  # noqa: E402
 from model_import import read_model  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_import.py -->"
@@ -69,15 +66,8 @@ def measure(path: Path, X: np.ndarray, y: np.ndarray, work: Path) -> dict:
     model = read_model(path)
     name = path.stem.replace("-", "_")
     g = vg.generate(model, out=work / name, name=name, vectors=X[:50], log=lambda *_: None)
-    ref_logits, ref_classes = qf.reference_forward(g.q, X)
     rt = runtime_classes(path, X)
-    print(f"  simulating {len(X)} images in GHDL ...", flush=True)
-    t0 = time.perf_counter()
-    sim = vunit_run.simulate_generated(g, X, ["-q"])
-    ghdl_s = time.perf_counter() - t0
-    if sim is None:
-        raise SystemExit(f"{path}: the simulation did not finish")
-    same = np.all(sim["logits"] == ref_logits, axis=1) & (sim["classes"] == ref_classes)
+    sim, ref_classes, same, ghdl_s = simulate_against_model(g, X, str(path))
     fl = float_classes(model, X.astype(np.float64))
     row = {
         "file": path.name, "origin": model.origin,

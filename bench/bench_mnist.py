@@ -53,22 +53,29 @@ def load_dataset(data_arg: str | None):
         return None
 
 
+def simulate_against_model(g, X: np.ndarray, name: str):
+    """The generated design g simulated in GHDL on the codes X (vunit_run.simulate_generated,
+    the --model mode): (its results, the integer model's classes, on which images every
+    logit and the class equal the integer model's, GHDL seconds). For the 1-neuron network
+    the class is the yes/no answer "logit > 0"."""
+    ref_logits, ref_classes = qf.reference_forward(g.q, X)
+    print(f"  simulating {len(X)} images in GHDL ...", flush=True)
+    t0 = time.perf_counter()
+    sim = vunit_run.simulate_generated(g, X, ["-q"])
+    seconds = time.perf_counter() - t0
+    if sim is None:
+        raise SystemExit(f"{name}: the simulation did not finish")
+    same = np.all(sim["logits"] == ref_logits, axis=1) & (sim["classes"] == ref_classes)
+    return sim, ref_classes, same, seconds
+
+
 def measure(network: str, ds, iterations: int, work: Path) -> dict:
     t = trainer.train(network, ds, iterations, seed=0)
     y = trainer.labels_for(network, ds.y_test)
     X = ds.x_test.astype(np.int64)
     name = "mnist_" + network.replace("+", "_")
     g = vg.generate(t.model, out=work / name, name=name, vectors=X[:50], log=lambda *_: None)
-    ref_logits, ref_classes = qf.reference_forward(g.q, X)
-    print(f"  simulating {len(X)} images in GHDL ...", flush=True)
-    t0 = time.perf_counter()
-    sim = vunit_run.simulate_generated(g, X, ["-q"])
-    ghdl_s = time.perf_counter() - t0
-    if sim is None:
-        raise SystemExit(f"{name}: the simulation did not finish")
-    # every logit and the hardware's own class (its argmax; for the 1-neuron network the
-    # yes/no answer "logit > 0") equal to the integer model's
-    same = np.all(sim["logits"] == ref_logits, axis=1) & (sim["classes"] == ref_classes)
+    sim, ref_classes, same, ghdl_s = simulate_against_model(g, X, name)
     row = {
         "network": network,
         "topology": "->".join(map(str, t.model.topology)),
