@@ -242,6 +242,14 @@ FLIGHT = [
     # wrong through the AXI4-Stream wrapper). Layer 0: 26 groups + 10 = 36, early start.
     ("g51838", [51, 8, 3, 38], dict(in_flight=True, simd=[2, 1, 1], pe=[8, 3, 1]),
      36 + 25 + 131 + 2 + 38, 133),
+    # four layers, the three hidden ones able to start early, every stage near 785 clocks
+    # (layer 0 784 + 9 = 793; layers 1, 2 and 3 (4 lanes for 10 neurons) 3 passes of 256
+    # inputs + 17 = 785): layer 2 would start early only if layer 3 were ready in time,
+    # 785 + 2 + 785 + 2 = 1574, not less than 2 x 787, and so on back to layer 0: no early
+    # start, an image every 793 clocks (the rule took equality as in time and predicted 787;
+    # the AXI4-Stream bench measured 792, bench_fold.py's SFC sweep found it)
+    ("gsfc", [784, 256, 256, 256, 10], dict(in_flight=True, pe=[256, 86, 86, 4]),
+     793 + 3 * 785 + 3 + 10, 793),
 ]
 
 
