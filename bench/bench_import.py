@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import vhdl_generator as vg  # noqa: E402
 from bench_mnist import OFFLINE_SPLIT, load_dataset, simulate_against_model  # noqa: E402
 from model_import import read_model  # noqa: E402
+from trainer import float_predict  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_import.py -->"
 END = "<!-- END bench_import.py -->"
@@ -53,22 +54,13 @@ def runtime_classes(path: Path, x: np.ndarray) -> np.ndarray | None:
     return outs[0].argmax(1)
 
 
-def float_classes(model, x: np.ndarray) -> np.ndarray:
-    a = x * model.input_scale
-    for l, (W, b) in enumerate(zip(model.W, model.b)):
-        a = a @ W.T + b
-        if l < len(model.W) - 1:
-            a = np.maximum(a, 0)
-    return a.argmax(1)
-
-
 def measure(path: Path, X: np.ndarray, y: np.ndarray, work: Path) -> dict:
     model = read_model(path)
     name = path.stem.replace("-", "_")
     g = vg.generate(model, out=work / name, name=name, vectors=X[:50], log=lambda *_: None)
     rt = runtime_classes(path, X)
     sim, ref_classes, same, ghdl_s = simulate_against_model(g, X, str(path))
-    fl = float_classes(model, X.astype(np.float64))
+    fl = float_predict(model, X)
     row = {
         "file": path.name, "origin": model.origin,
         "topology": "->".join(map(str, model.topology)), "test_images": int(len(X)),

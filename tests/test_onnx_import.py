@@ -22,6 +22,7 @@ SKL = FIXTURES / "skl_64_16_10.onnx"
 sys.path.insert(0, str(PROJECT))
 
 import model_files  # noqa: E402
+import quantization_functions as qf  # noqa: E402
 import model_import  # noqa: E402
 import onnx_import  # noqa: E402
 from test_bad_inputs import assert_clean_failure, run_generator  # noqa: E402
@@ -55,12 +56,8 @@ def run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def float_logits(m: model_files.FloatModel, x: np.ndarray) -> np.ndarray:
-    a = x * m.input_scale
-    for l, (W, b) in enumerate(zip(m.W, m.b)):
-        a = a @ W.T + b
-        if l < len(m.W) - 1:
-            a = np.maximum(a, 0)
-    return a
+    """The float model's logits for input codes x (quantization_functions.float_forward)."""
+    return qf.float_forward(m.W, m.b, x * m.input_scale)[-1]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
