@@ -11,7 +11,7 @@
 -- Maps to block RAM or LUT RAM. A read and a write of the same address in one clock is
 -- never done (the image is written before start, or into the half not being read), so
 -- the ECP5 flow lets synthesis leave such a collision's result undefined (implement.py).
--- ADDR_REG true: rd_en and rd_addr go through a register beside the RAM first (rd_data
+-- READ_LATENCY 3: rd_en and rd_addr go through a register beside the RAM first (rd_data
 -- three clocks after rd_en): the first layer's address counter then drives one register
 -- here, not the RAM's address pins across the chip (layers in flight, docs/timing.md).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
@@ -26,7 +26,7 @@ entity input_buffer is
     DEPTH     : positive := 784;  -- words
     ADDR_BITS : positive := 10;
     DATA_BITS : positive := 8;
-    ADDR_REG  : boolean  := false  -- register rd_en and rd_addr first (read latency 3)
+    READ_LATENCY : positive range 2 to 3 := 2  -- 3: rd_en and rd_addr registered first
   );
   port (
     clk     : in  std_logic;
@@ -60,12 +60,12 @@ begin
     end if;
   end process p_write;
 
-  g_direct : if not ADDR_REG generate
+  g_direct : if READ_LATENCY = 2 generate
     en_i   <= rd_en;
     addr_i <= rd_addr;
   end generate g_direct;
 
-  g_addr_reg : if ADDR_REG generate
+  g_addr_reg : if READ_LATENCY = 3 generate
     signal en_r   : std_logic := '0';
     signal addr_r : std_logic_vector(ADDR_BITS - 1 downto 0) := (others => '0');
   begin
