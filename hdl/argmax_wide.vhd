@@ -10,6 +10,10 @@
 -- then logits 1 .. N - 1 pass by one at a time and replace the best when they are strictly
 -- greater. One comparison per clock keeps the logic between registers short (comparing
 -- all logits in one clock is a chain of N - 1 comparisons: too slow for 100 MHz).
+-- Each comparison is made one clock ahead, into the flip-flop `beats_best`: the carry
+-- chain of a comparison then ends at that one flip-flop, and the clock enable of the
+-- best-so-far registers comes straight from it (comparing and enabling ~30 flip-flops in
+-- the same clock was this design's slowest path on an ECP5, docs/timing.md).
 -- class_out is registered with the last comparison; `done` pulses with it, N clocks
 -- after start (the latency is N; 1 for N = 1).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
@@ -41,6 +45,7 @@ architecture rtl of argmax_wide is
   signal best_value : signed(ACC_BITS - 1 downto 0) := (others => '0');  -- the largest logit so far
   signal best_index : natural range 0 to N - 1 := 0;
   signal scanning   : std_logic := '0';
+  signal beats_best : std_logic := '0';  -- the logit in line is greater than the best so far
 begin
 
   assert 2 ** CLASS_BITS >= N
@@ -70,6 +75,7 @@ begin
   g_classes : if N > 1 generate
     p_argmax : process (clk)
       variable value : signed(ACC_BITS - 1 downto 0);
+      variable ahead : signed(ACC_BITS - 1 downto 0);
     begin
       if rising_edge(clk) then
         done <= '0';
@@ -80,19 +86,34 @@ begin
           waiting    <= (ACC_BITS - 1 downto 0 => '0') & logits(N * ACC_BITS - 1 downto ACC_BITS);
           next_index <= 1;
           scanning   <= '1';
+          -- the first comparison, made now: logit 1 against logit 0
+          if signed(logits(2 * ACC_BITS - 1 downto ACC_BITS)) >
+             signed(logits(ACC_BITS - 1 downto 0)) then
+            beats_best <= '1';
+          else
+            beats_best <= '0';
+          end if;
         elsif scanning = '1' then
-          -- clocks 2 .. N: compare logit next_index with the best so far
+          -- clocks 2 .. N: the logit in line (value) replaces the best so far if it is
+          -- strictly greater (beats_best, compared last clock): the lowest index wins a tie
           value := signed(waiting(ACC_BITS - 1 downto 0));
-          if value > best_value then  -- strictly greater: the lowest index wins a tie
+          if beats_best = '1' then
             best_value <= value;
             best_index <= next_index;
+          end if;
+          -- look ahead: the next logit in line against what will be the best so far
+          ahead := signed(waiting(2 * ACC_BITS - 1 downto ACC_BITS));
+          if (beats_best = '1' and ahead > value) or (beats_best = '0' and ahead > best_value) then
+            beats_best <= '1';
+          else
+            beats_best <= '0';
           end if;
           waiting    <= (ACC_BITS - 1 downto 0 => '0') & waiting(N * ACC_BITS - 1 downto ACC_BITS);
           if next_index < N - 1 then
             next_index <= next_index + 1;
           else
             -- clock N: the last logit decides between itself and the best so far
-            if value > best_value then
+            if beats_best = '1' then
               class_out <= std_logic_vector(to_unsigned(next_index, CLASS_BITS));
             else
               class_out <= std_logic_vector(to_unsigned(best_index, CLASS_BITS));

@@ -38,7 +38,7 @@ architecture tb of tb_argmax is
     return result;
   end function pack;
 begin
-  test_runner_watchdog(runner, 10 us);
+  test_runner_watchdog(runner, 100 us);
   clk <= not clk after CLK_PERIOD_c / 2 when not stop_clock;
 
   dut4 : entity work.argmax
@@ -79,6 +79,21 @@ begin
       check_equal(done1, '1', what & ": done one clock after start");
       check_equal(to_integer(unsigned(class1)), expected, what);
     end procedure check1;
+
+    -- the class by the definition, for the exhaustive test: the first index of the maximum
+    function first_max(values : int_array_t) return natural is
+      variable best : natural := 0;
+    begin
+      for j in 1 to values'length - 1 loop
+        if values(j) > values(best) then
+          best := j;
+        end if;
+      end loop;
+      return best;
+    end function first_max;
+
+    constant SOME_c : int_array_t(0 to 4) := (-2048, -1, 0, 1, 2047);
+    variable values : int_array_t(0 to 3);
   begin
     test_runner_setup(runner, runner_cfg);
     while test_suite loop
@@ -93,6 +108,20 @@ begin
         check4((0, 0, 0, 0), 0, "all equal");
         check4((-5, 3, -5, 3), 1, "tie between 1 and 3");
         check4((-2048, -2048, -2048, -2048), 0, "all at the minimum");
+      elsif run("test_every_arrangement_of_five_values") then
+        -- 5 ** 4 = 625 rows: every order of ties, rises and falls among four logits
+        for a in SOME_c'range loop
+          for b in SOME_c'range loop
+            for c in SOME_c'range loop
+              for d in SOME_c'range loop
+                values := (SOME_c(a), SOME_c(b), SOME_c(c), SOME_c(d));
+                check4(values, first_max(values), "logits " & integer'image(values(0)) & " "
+                       & integer'image(values(1)) & " " & integer'image(values(2)) & " "
+                       & integer'image(values(3)));
+              end loop;
+            end loop;
+          end loop;
+        end loop;
       elsif run("test_single_output_is_logit_above_zero") then
         check1(1, 1, "logit 1");
         check1(0, 0, "logit 0");
