@@ -323,6 +323,8 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
             "dsp_blocks": x.dsp_blocks,
             "lut_macs": x.lut_macs,
             "requant_multipliers": x.requant_multipliers,
+            # how the requantization rounds a tie (manifest round{l}); None: the last layer
+            "round": q.round_mode(l) if x.hidden else None,
             # what quantization lost (None when generated from integers)
             **(loss[l] if loss is not None else {"zero_weight_share": None,
                                                  "lost_weight_share": None,
@@ -534,6 +536,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
                 "m_bits": qf.M_BITS, "s_max": qf.MAX_SHIFT,
                 "m_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.M[l])], 8),
                 "s_rows": _rows([f"{j} => {v}" for j, v in enumerate(q.S[l])], 8),
+                "round_half_even": q.round_mode(l) == "half_even",
             })
         layers_ctx.append(ctx)
         files[f"{name}_l{l}_pkg.vhd"] = render(

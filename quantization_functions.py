@@ -11,6 +11,9 @@ Everything here follows the integer arithmetic contract of DESIGN.md:
               neuron would otherwise blow its bias up at the accumulator scale
     acc[j]  = bq[j] + sum_i Wq[j,i] * x[i]
     hidden: y[j] = min(2^act_bits - 1, (max(acc[j], 0) * M[j] + R) >> S[j]),  R = 2^(S-1) or 0
+            round{l} (manifest, per hidden layer) "half_up" (the default, above: a tie goes
+            up) or "half_even" (a tie goes to the even result, as QONNX's ROUND and
+            Brevitas do): R = 2^(S-1) - 1 + bit S of max(acc, 0) * M, for S > 0
     last:   logits = acc; class = argmax (lowest index on ties);
             one output: class = 1 if acc[0] > 0 else 0
     accumulators up to 48 bits (a DSP48E1's P register) are exact; wider is refused
@@ -37,6 +40,9 @@ MAX_SHIFT = 62
 MAX_ACC_BITS = 48
 NARROW_ACC_BITS = 32       # up to here: one VHDL integer
 ACC_LO_BITS = 16           # a wider accumulator: hi * 2^16 + lo, 0 <= lo < 2^16
+# How a hidden layer's requantization rounds a tie (manifest key round{l}): half_up is the
+# contract's own rule; half_even is QONNX's ROUND (numpy's round), for imported QAT models
+ROUND_MODES = ("half_up", "half_even")
 # A per-neuron weight step is at least the layer's step times this (DESIGN.md)
 PER_NEURON_FLOOR = 2.0 ** -8
 PER_NEURON_FLOOR_RULE = "sw[j] = max(max|W[j,:]|, max|W| / 2^8) / (2^(weight_bits-1) - 1)"
@@ -217,6 +223,8 @@ class QuantizedModel:
     S: list[np.ndarray] = field(default_factory=list)
     sw: list[np.ndarray] = field(default_factory=list)  # informational floats
     sx: list[float] = field(default_factory=list)
+    # per hidden layer, one of ROUND_MODES; empty: "half_up" everywhere
+    round: list[str] = field(default_factory=list)
 
     @property
     def n_layers(self) -> int:
@@ -225,6 +233,10 @@ class QuantizedModel:
     @property
     def topology(self) -> list[int]:
         return [self.W[0].shape[1]] + [w.shape[0] for w in self.W]
+
+    def round_mode(self, layer: int) -> str:
+        """How hidden layer `layer` rounds a tie in its requantization (ROUND_MODES)."""
+        return self.round[layer] if self.round else "half_up"
 
     def layer_input_bits(self, layer: int) -> int:
         return self.input_bits if layer == 0 else self.act_bits
@@ -274,6 +286,11 @@ class QuantizedModel:
                     raise QuantizationError(f"layer {l}: M must be in 0..2^{M_BITS}-1")
                 if self.S[l].min() < 0 or self.S[l].max() > MAX_SHIFT:
                     raise QuantizationError(f"layer {l}: S must be in 0..{MAX_SHIFT}")
+                if self.round_mode(l) not in ROUND_MODES:
+                    raise QuantizationError(f"layer {l}: round must be one of {ROUND_MODES}, "
+                                            f"not {self.round_mode(l)!r}")
+        if self.round and len(self.round) != self.n_layers - 1:
+            raise QuantizationError("round needs one entry per hidden layer")
 
     def _too_wide(self, l: int) -> str:
         """Why layer l's accumulator exceeds MAX_ACC_BITS, and what to do, in one line."""
@@ -311,6 +328,7 @@ class QuantizedModel:
             if l < self.n_layers - 1:
                 out[f"M{l}"] = self.M[l].astype(np.int64)
                 out[f"S{l}"] = self.S[l].astype(np.int64)
+                out[f"round{l}"] = np.array(self.round_mode(l))
             if self.sw:
                 out[f"sw{l}"] = np.asarray(self.sw[l], dtype=np.float64)
             if self.sx:
@@ -328,16 +346,27 @@ class QuantizedModel:
             M=[get(f"M{l}") for l in range(n - 1)], S=[get(f"S{l}") for l in range(n - 1)],
             sw=[np.asarray(d[f"sw{l}"]) for l in range(n) if f"sw{l}" in d],
             sx=[float(d[f"sx{l}"]) for l in range(n) if f"sx{l}" in d],
+            # manifests written before round{l} existed round half up
+            round=[str(d[f"round{l}"]) if f"round{l}" in d else "half_up"
+                   for l in range(n - 1)],
         )
 
 
-def requantize(acc: np.ndarray, M: np.ndarray, S: np.ndarray, act_bits: int) -> np.ndarray:
-    """ReLU + requantization of hidden accumulators (rows: images, columns: neurons)."""
+def requantize(acc: np.ndarray, M: np.ndarray, S: np.ndarray, act_bits: int,
+               mode: str = "half_up") -> np.ndarray:
+    """ReLU + requantization of hidden accumulators (rows: images, columns: neurons).
+    mode: how a tie rounds (ROUND_MODES): half_up, or half_even (to the even result)."""
+    if mode not in ROUND_MODES:
+        raise QuantizationError(f"round mode must be one of {ROUND_MODES}, not {mode!r}")
     acc = np.maximum(np.asarray(acc, dtype=np.int64), 0)
     M = np.asarray(M, dtype=np.int64)
     S = np.asarray(S, dtype=np.int64)
     R = np.where(S > 0, np.left_shift(np.int64(1), np.maximum(S - 1, 0)), 0)
-    y = np.right_shift(acc * M + R, S)
+    product = acc * M
+    if mode == "half_even":
+        # a tie (remainder exactly 2^(S-1)) goes up only when the result below it is odd
+        R = np.where(S > 0, R - 1 + (np.right_shift(product, S) & 1), 0)
+    y = np.right_shift(product + R, S)
     return np.minimum(y, (1 << act_bits) - 1)
 
 
@@ -348,7 +377,8 @@ def reference_forward(q: QuantizedModel, X: np.ndarray) -> tuple[np.ndarray, np.
         x = x[None, :]
     for l in range(q.n_layers):
         acc = x @ q.W[l].T + q.b[l][None, :]
-        x = requantize(acc, q.M[l], q.S[l], q.act_bits) if l < q.n_layers - 1 else acc
+        last = l == q.n_layers - 1
+        x = acc if last else requantize(acc, q.M[l], q.S[l], q.act_bits, q.round_mode(l))
     logits = x
     if logits.shape[1] == 1:
         classes = (logits[:, 0] > 0).astype(np.int64)

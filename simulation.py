@@ -224,6 +224,8 @@ def add_components(vu) -> None:
     lib.add_source_files(HDL / "*.vhd")
     lib.add_source_files(HDL / "tb" / "*.vhd")
     add_requantizer_vectors(lib, GENERATED / "requantizer_vectors.csv")
+    lib.test_bench("tb_requantizer_even").set_generic(
+        "VECTORS_FILE", str(GENERATED / "requantizer_vectors.csv"))
 
 
 def add_requantizer_vectors(lib, path: Path) -> None:
@@ -232,12 +234,13 @@ def add_requantizer_vectors(lib, path: Path) -> None:
     lib.test_bench("tb_requantizer").set_generic("VECTORS_FILE", str(path))
 
 
-REQUANTIZER_KINDS = ("relu", "rounding", "saturation", "random")
+REQUANTIZER_KINDS = ("relu", "rounding", "saturation", "random", "ties")
 
 
 def write_requantizer_vectors(path: Path) -> None:
-    """acc, M, S, the expected y (act_bits 8) from the Python reference model, and the kind
-    of case (an index into REQUANTIZER_KINDS: each kind is its own test in the bench)."""
+    """acc, M, S, the expected y (act_bits 8) from the Python reference model, the kind of
+    case (an index into REQUANTIZER_KINDS: each kind is its own test in the bench) and the
+    expected y when a tie rounds to even (the bench's ROUND_HALF_EVEN requantizer)."""
     rng = np.random.default_rng(7)
     cases = {
         # negative and zero accumulators give 0, positive ones pass (x M / 2^S)
@@ -250,12 +253,20 @@ def write_requantizer_vectors(path: Path) -> None:
                        (2**31 - 1, 32767, 38), (511, 1, 1), (509, 1, 1)],
         "random": [(int(rng.integers(-2**31, 2**31)), int(rng.integers(0, 2**15)),
                     int(rng.integers(0, 40))) for _ in range(200)],
+        # exact ties, odd and even results below them, and shifts beyond the product
+        "ties": [(1, 1, 1), (3, 1, 1), (5, 1, 1), (7, 1, 1), (6, 1, 2), (10, 1, 2),
+                 (5, 3, 1), (2**30, 1, 31), (3 * 2**29, 1, 30), (2**31 - 1, 32767, 46),
+                 (2**31 - 1, 32767, 47), (2**31 - 1, 32767, 50), (2**31 - 1, 32767, 62),
+                 (2**31 - 2**15, 32767, 46), (511, 1, 1), (509, 1, 1)]
+                + [(2 * int(rng.integers(0, 2**20)) + 1, 1 << int(k), int(k) + 1)
+                   for k in rng.integers(0, 14, 40)],
     }
     rows = [(*c, REQUANTIZER_KINDS.index(kind)) for kind, cs in cases.items() for c in cs]
     a = np.array(rows, dtype=np.int64)
     y = qf.requantize(a[:, 0], a[:, 1], a[:, 2], 8)
+    y_even = qf.requantize(a[:, 0], a[:, 1], a[:, 2], 8, "half_even")
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(path, np.column_stack([a[:, :3], y, a[:, 3]]), fmt="%d", delimiter=",")
+    np.savetxt(path, np.column_stack([a[:, :3], y, a[:, 3], y_even]), fmt="%d", delimiter=",")
 
 
 def verbose(vunit_argv: list[str]) -> bool:

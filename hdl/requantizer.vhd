@@ -2,7 +2,9 @@
 --
 --   y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s),   r = 2^(s-1) if s > 0 else 0
 --
--- which rounds acc * m / 2^s half up and saturates. acc * m can exceed 32 bits, so the sum
+-- which rounds acc * m / 2^s half up and saturates; with ROUND_HALF_EVEN a tie goes to the
+-- even result instead (r = 2^(s-1) - 1 + bit s of max(acc, 0) * m: QONNX's ROUND, for
+-- models trained with Brevitas). acc * m can exceed 32 bits, so the sum
 -- and what follows are done with numeric_std.
 -- Pipeline, one step of the formula per clock, so that no clock holds more than one
 -- multiply, add or shift (the design is meant to run above 125 MHz):
@@ -25,6 +27,7 @@ entity requantizer is
     ACC_BITS : positive := 32;  -- accumulator width (two's complement), at most 32
     M_BITS   : positive := 15;  -- width of the unsigned multiplier m (at most 15)
     S_MAX    : natural  := 62;  -- largest shift s
+    ROUND_HALF_EVEN : boolean := false;  -- a tie: false up, true to the even result
     ACT_BITS : positive := 8    -- width of the unsigned result y
   );
   port (
@@ -125,9 +128,15 @@ begin
         prod <= p;
       end if;
 
-      -- clock 6: add half an LSB of the result
+      -- clock 6: add half an LSB of the result (half rounding to even: 1 less when the
+      -- result's lowest bit, bit s of the product, is 0, so that a tie stays even)
       if valid(4) = '1' then
-        rounded <= resize(prod, SUM_BITS_c) + half(5);
+        if ROUND_HALF_EVEN and shift(5) > 0
+           and (shift(5) >= PROD_BITS_c or prod(shift(5) mod PROD_BITS_c) = '0') then
+          rounded <= resize(prod, SUM_BITS_c) + half(5) - 1;
+        else
+          rounded <= resize(prod, SUM_BITS_c) + half(5);
+        end if;
       end if;
 
       -- clock 7: shift right by s

@@ -3,7 +3,9 @@
 --
 --   y = min(2^ACT_BITS - 1, (max(acc, 0) * m + r) >> s),   r = 2^(s-1) if s > 0 else 0
 --
--- which rounds acc * m / 2^s half up and saturates. A VHDL integer holds 32 bits, so the
+-- which rounds acc * m / 2^s half up and saturates; with ROUND_HALF_EVEN a tie goes to the
+-- even result instead (r = 2^(s-1) - 1 + bit s of max(acc, 0) * m: QONNX's ROUND, for
+-- models trained with Brevitas). A VHDL integer holds 32 bits, so the
 -- layer keeps such an accumulator in two parts, acc = acc_hi * 2^16 + acc_lo with
 -- 0 <= acc_lo < 2^16, and hands both over; they are put together here with numeric_std.
 -- Pipeline, one step of the formula per clock, so that no clock holds more than one
@@ -27,6 +29,7 @@ entity requantizer_wide is
     ACC_BITS : positive := 48;  -- accumulator width (two's complement), 33 .. 48
     M_BITS   : positive := 15;  -- width of the unsigned multiplier m (at most 15)
     S_MAX    : natural  := 62;  -- largest shift s
+    ROUND_HALF_EVEN : boolean := false;  -- a tie: false up, true to the even result
     ACT_BITS : positive := 8    -- width of the unsigned result y
   );
   port (
@@ -130,9 +133,15 @@ begin
         prod <= p;
       end if;
 
-      -- clock 6: add half an LSB of the result
+      -- clock 6: add half an LSB of the result (half rounding to even: 1 less when the
+      -- result's lowest bit, bit s of the product, is 0, so that a tie stays even)
       if valid(4) = '1' then
-        rounded <= resize(prod, SUM_BITS_c) + half(5);
+        if ROUND_HALF_EVEN and shift(5) > 0
+           and (shift(5) >= PROD_BITS_c or prod(shift(5) mod PROD_BITS_c) = '0') then
+          rounded <= resize(prod, SUM_BITS_c) + half(5) - 1;
+        else
+          rounded <= resize(prod, SUM_BITS_c) + half(5);
+        end if;
       end if;
 
       -- clock 7: shift right by s

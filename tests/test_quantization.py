@@ -392,6 +392,53 @@ def test_requantize_hand_cases(acc, M, S, act_bits, expected):
     assert y.tolist() == [[expected]]
 
 
+@pytest.mark.parametrize("acc, M, S, expected", [
+    (1, 1, 1, 0),           # 0.5 -> 0 (even), half up would give 1
+    (3, 1, 1, 2),           # 1.5 -> 2
+    (5, 1, 1, 2),           # 2.5 -> 2, half up would give 3
+    (7, 1, 1, 4),           # 3.5 -> 4
+    (6, 1, 2, 2),           # 1.5 -> 2
+    (10, 1, 2, 2),          # 2.5 -> 2
+    (11, 1, 2, 3),          # 2.75 -> 3: not a tie
+    (9, 1, 2, 2),           # 2.25 -> 2
+    (5, 3, 1, 8),           # 7.5 -> 8
+    (9, 1, 0, 9),           # no shift, no rounding
+    (-5, 1, 1, 0),          # ReLU
+    (511, 1, 1, 255),       # 255.5 -> 256 -> saturates
+])
+def test_requantize_half_even_hand_cases(acc, M, S, expected):
+    y = qf.requantize(np.array([[acc]]), np.array([M]), np.array([S]), 8, "half_even")
+    assert y.tolist() == [[expected]]
+
+
+def test_requantize_half_even_is_numpys_round():
+    # numpy rounds halves to even (as QONNX's Quant does): exact in float64 here, as
+    # acc * M / 2^S < 2^53 is a dyadic number
+    rng = np.random.default_rng(3)
+    acc = rng.integers(-2 ** 10, 2 ** 12, 5000)
+    M = rng.integers(0, 2 ** 6, 5000)
+    S = rng.integers(0, 12, 5000)
+    S[::7] = 1                         # plenty of exact ties
+    expected = np.minimum(np.round(np.maximum(acc, 0) * M / 2.0 ** S), 2 ** 16 - 1)
+    assert np.array_equal(qf.requantize(acc, M, S, 16, "half_even"), expected.astype(np.int64))
+    ties = (qf.requantize(acc, M, S, 16, "half_up") != expected).sum()
+    assert ties > 100                  # the modes differ: the check can tell them apart
+
+
+def test_round_mode_is_in_the_manifest_and_old_manifests_round_half_up():
+    q = hand_model(W=[[[1, -2], [3, 1]], [[1, 0]]], b=[[0, 0], [0]], M=[[1, 1]], S=[[1, 1]],
+                   act_bits=4)
+    q.round = ["half_even"]
+    d = q.to_arrays()
+    assert str(d["round0"]) == "half_even"
+    assert qf.QuantizedModel.from_arrays(d).round_mode(0) == "half_even"
+    del d["round0"]
+    assert qf.QuantizedModel.from_arrays(d).round_mode(0) == "half_up"
+    q.round = ["nearest"]
+    with pytest.raises(qf.QuantizationError, match="round must be one of"):
+        q.validate()
+
+
 def test_requantize_per_neuron_columns():
     acc = np.array([[3, 5, -4], [8, 1000, 7]])
     M = np.array([1, 3, 2])

@@ -351,6 +351,36 @@ def test_design_mode_simulates_a_generated_folder_as_it_is(tmp_path):
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_layers_that_round_ties_to_even_are_bit_exact(tmp_path):
+    """round{l} = half_even (QONNX's ROUND, for imported QAT models): power-of-two
+    requantizations (M = 1) make exact ties frequent; the hardware follows the reference in
+    both hidden layers, in the top level and the AXI4-Stream benches."""
+    rng = np.random.default_rng(12)
+    q = qf.QuantizedModel(
+        input_bits=8, weight_bits=4, act_bits=4, encoding="integer",
+        W=[rng.integers(-3, 4, (9, 30)), rng.integers(-3, 4, (6, 9)), rng.integers(-3, 4, (4, 6))],
+        b=[rng.integers(-8, 9, 9), rng.integers(-8, 9, 6), rng.integers(-8, 9, 4)],
+        M=[np.ones(9, np.int64), np.ones(6, np.int64)],
+        S=[rng.integers(1, 4, 9), rng.integers(2, 5, 6)],
+        round=["half_even", "half_even"])
+    X = rng.integers(0, 4, (40, 30))
+    acc = X @ q.W[0].T + q.b[0]
+    ties = (qf.requantize(acc, q.M[0], q.S[0], 4, "half_even")
+            != qf.requantize(acc, q.M[0], q.S[0], 4, "half_up"))
+    assert ties.sum() >= 10                      # the rounding mode matters on these inputs
+    g = vg.generate(q, out=tmp_path / "d", name="even", vectors=X, log=lambda *_: None)
+    assert [l["round"] for l in g.report["layers"]] == ["half_even", "half_even", None]
+    logits, classes = qf.reference_forward(q, X)
+    import vunit_run
+    sim = vunit_run.simulate_generated(g, X)
+    assert sim is not None
+    np.testing.assert_array_equal(sim["logits"], logits)
+    for bench in ("", "_axis"):
+        r = run_network_bench(g.out, "even", g.out / "vectors" / "expected.csv",
+                              tmp_path / "vo", bench)
+        assert r.returncode == 0, r.stdout[-3000:]
+
+
 # --------------------------------------------------------------------------- 32 to 48 bits
 def minus_2_pow_31_model() -> qf.QuantizedModel:
     """The last layer reaches -2^31 exactly: a hidden neuron saturated at 65535 (16-bit

@@ -1,6 +1,7 @@
 -- tb_requantizer: ReLU, rounding (halves up) and saturation of the requantizer.
 -- VECTORS_FILE rows: acc, M, S, expected y, kind (0 ReLU, 1 rounding, 2 saturation,
--- 3 random: one test each); the expected values come from the Python reference model
+-- 3 random: one test each; 4, ties, and the last column: tb_requantizer_even); the
+-- expected values come from the Python reference model
 -- (quantization_functions.requantize), written by vunit_run.py.
 library ieee;
 use ieee.std_logic_1164.all;
