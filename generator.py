@@ -774,9 +774,17 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
     check_output(out, name)
     source = source or getattr(model, "source", "<memory>")
     try:
-        if isinstance(model, qf.QuantizedModel):
-            q, float_model = model, None
+        given = model if isinstance(model, qf.QuantizedModel) else model.quantized
+        if given is not None:
+            # integers given (a QuantizedModel, or a QONNX model's own): built as they are
+            q, float_model = given, (None if given is model else model)
             q.validate()
+            if float_model is not None:
+                log(f"{source}: quantization "
+                    f"{float_model.origin.get('quantization', 'from the model')}; the "
+                    "quantization options (--weight-bits, ...) are not used")
+                for warning in float_model.origin.get("warnings", []):
+                    log(f"warning: {source}: {warning}")
             opts = dataclasses.replace(opts, weight_bits=q.weight_bits, act_bits=q.act_bits,
                                        input_bits=q.input_bits, encoding=q.encoding)
         else:

@@ -33,6 +33,9 @@ class FloatModel:
     # where the model came from: format, exporter, opset, what quantization is taken from
     # it (report.json "model_origin"); None: an .npz of our own
     origin: dict | None = None
+    # the model's own integers (a QONNX model, qonnx_import.py): the generator builds them
+    # as they are instead of quantizing W and b (then the model's dequantized weights)
+    quantized: object | None = None
 
     @property
     def topology(self) -> list[int]:

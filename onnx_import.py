@@ -25,9 +25,10 @@ PASS_OPS = {"Cast", "Identity", "Flatten", "Reshape", "Dropout"}
 FLOAT_TYPES = {1, 11, 10, 16}
 # ops after the last layer that leave the argmax of the logits as it is: dropped
 HEAD_OPS = {"Softmax", "LogSoftmax", "ArgMax"}
-# QONNX's quantization ops (Brevitas' export_qonnx, FINN): refused with their own message
-QONNX_OPS = {"Quant", "BipolarQuant", "Trunc", "MultiThreshold", "QuantizeLinear",
-             "DequantizeLinear"}
+# ONNX's QDQ quantization ops: refused with their own message (QONNX's Quant & co. are
+# read by qonnx_import.py)
+QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "MatMulInteger"}
+QONNX_OPS = {"Quant", "BipolarQuant", "Trunc", "MultiThreshold"}
 SUPPORTED = ("Gemm, MatMul + Add, Relu, Flatten/Reshape, and a final Softmax/LogSoftmax/"
              "ArgMax")
 
@@ -36,7 +37,8 @@ def _fail(path: Path, text: str) -> InputError:
     return InputError(f"{path}: {text}")
 
 
-def _load(path: Path):
+def load(path: Path):
+    """The ONNX model in path (no external data), or InputError naming the file."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -73,14 +75,15 @@ def _attr(node, name: str, default):
     return default
 
 
-def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0) -> FloatModel:
+def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0,
+                    model=None) -> FloatModel:
     """The float MLP in an ONNX file as a FloatModel (W[l] (n_out, n_in), b[l]); origin
     says the format, the exporter and the opset. InputError (one line) for anything that
     is not such an MLP."""
     import onnx.numpy_helper
 
     path = Path(path)
-    model = _load(path)
+    model = model if model is not None else load(path)
     graph = model.graph
     consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
     for node in graph.node:  # Constant nodes (Reshape's shape, some exporters' weights)
@@ -88,11 +91,16 @@ def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0) -> Float
             value = _attr(node, "value", None)
             if value is not None:
                 consts[node.output[0]] = onnx.numpy_helper.to_array(value)
-    for node in graph.node:  # a quantized model: its own message, before any other
+    for node in graph.node:  # quantized ops: refused with their own message
         if node.op_type in QONNX_OPS:
-            raise _fail(path, f"node {_node_name(node)} is a QONNX {node.op_type} (a "
-                              "Brevitas/FINN quantized model): not read yet; export the "
-                              "float model (torch.onnx.export) and let bram-mlp quantize it")
+            raise _fail(path, f"node {_node_name(node)} is a QONNX {node.op_type}: a "
+                              "quantized model, read by qonnx_import.py (model_import."
+                              "read_model dispatches QONNX files there)")
+        if node.op_type in QDQ_OPS:
+            raise _fail(path, f"node {_node_name(node)} is an ONNX {node.op_type} (a "
+                              "quantized ONNX model in QDQ form): not read; export the "
+                              "float model (torch.onnx.export) and let bram-mlp quantize "
+                              "it, or export QONNX (Brevitas' export_qonnx)")
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1:
         raise _fail(path, f"{len(inputs)} graph inputs ({', '.join(i.name for i in inputs)}); "

@@ -140,16 +140,16 @@ def skip_model():
                        {"w": W1, "w2": np.eye(3)})
 
 
-def qonnx_model():
-    quant = helper.make_node("Quant", ["w", "s", "z", "bits"], ["wq"], name="weight_quant",
-                             domain="qonnx.custom_op.general", signed=1, narrow=1,
-                             rounding_mode="ROUND")
-    return graph_model([quant, helper.make_node("MatMul", ["x", "wq"], ["y"])],
-                       {"w": W1, "s": np.ones(1), "z": np.zeros(1), "bits": np.full(1, 4.0)})
+def qdq_model():
+    """ONNX's own quantized form (QuantizeLinear / DequantizeLinear), not QONNX."""
+    quant = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="input_quant")
+    return graph_model([quant, helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+                        helper.make_node("MatMul", ["xd", "w"], ["y"])],
+                       {"w": W1, "s": np.ones(1), "z": np.zeros(1)})
 
 
 BAD = {
-    "qonnx": (qonnx_model, ["weight_quant", "QONNX Quant", "not read yet"]),
+    "qdq": (qdq_model, ["input_quant", "QuantizeLinear", "QONNX"]),
     "conv": (conv_model, ["conv1", "Conv"]),
     "sigmoid": (sigmoid_model, ["act1", "Sigmoid"]),
     "skip": (skip_model, ["skip"]),
