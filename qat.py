@@ -22,6 +22,15 @@ from pathlib import Path
 import numpy as np
 
 INPUT_BITS = 8
+# what QAT needs beyond requirements.txt (requirements-import.txt)
+NEEDS = ("torch", "brevitas", "onnxoptimizer")
+
+
+def missing() -> str | None:
+    """The first package QAT needs that is not installed, or None."""
+    import importlib.util
+
+    return next((name for name in NEEDS if importlib.util.find_spec(name) is None), None)
 
 
 def build_mlp(topology: list[int], weight_bits: int, act_bits: int,

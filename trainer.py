@@ -3,8 +3,12 @@
 
     python trainer.py --network 256+10 --data digits --out models/
 
+    python trainer.py --qat --weight-bits 2 --act-bits 2 --network 64+64+64+10
+
 Networks: "1" (one neuron: "is it a 0?"), "10" (one neuron per digit), "256+10" (256 ReLU
-neurons, then 10). Data: "mnist" (tensorflow-datasets), "digits" (scikit-learn's 8x8
+neurons, then 10), "64+64+64+10" (the shape of FINN's TFC). --qat trains with Brevitas
+(quantization-aware, qat.py; torch and brevitas from requirements-import.txt) and exports
+QONNX, which vhdl_generator.py builds from its own integers. Data: "mnist" (tensorflow-datasets), "digits" (scikit-learn's 8x8
 digits, offline), a folder of MNIST IDX files, or nothing (MNIST_DIR, then tfds, then
 digits; see mnist_data.py). Training is seeded: the same command gives the same model.
 
@@ -14,6 +18,7 @@ uint8 pixels), calibration = 256 training images (input codes) for the generator
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,7 +30,7 @@ import output_files as outfiles
 from mnist_data import Dataset, load_digits_data
 from model_files import FloatModel, InputError, OneLineArgumentParser
 
-NETWORKS = {"1": (), "10": (), "256+10": (256,)}
+NETWORKS = {"1": (), "10": (), "256+10": (256,), "64+64+64+10": (64, 64, 64)}
 INPUT_SCALE = 1.0 / 255.0
 N_CALIBRATION = 256
 
@@ -90,6 +95,59 @@ def train(network: str, ds: Dataset, max_iter: int = 60, seed: int = 0,
     log(f"network {network}: {' -> '.join(map(str, model.topology))}, {max_iter} iterations, "
         f"{seconds:.1f} s; float accuracy train {train_acc:.4f}, test {test_acc:.4f}")
     return Trained(network, model, train_acc, test_acc, seconds)
+
+
+@dataclass
+class QatResult:
+    onnx_path: Path
+    npz_path: Path
+    torch_accuracy: float        # the trained model in PyTorch, test split
+    integer_accuracy: float      # our integer model read from the exported QONNX
+    agreement: float             # share of test images where both give the same class
+    seconds: float
+
+
+def check_qat(network: str) -> None:
+    """--qat can run: a network with one output per class, torch and brevitas installed."""
+    import qat
+    if network == "1":
+        raise InputError("--qat trains networks with one output per class: --network 10, "
+                         "256+10 or 64+64+64+10")
+    if qat.missing():
+        raise InputError(f"--qat needs torch and brevitas ({qat.missing()} is not installed): "
+                         "pip install -r requirements-import.txt (in a venv of its own, "
+                         "docs/import.md)")
+
+
+def qat_filename(network: str, ds: Dataset, weight_bits: int, act_bits: int) -> str:
+    return f"{data_name(ds.side)}_{network.replace('+', '_')}_w{weight_bits}a{act_bits}.onnx"
+
+
+def train_qat(network: str, ds: Dataset, onnx_path: Path, epochs: int, seed: int,
+              weight_bits: int, act_bits: int, log=print) -> QatResult:
+    """Quantization-aware training (qat.py, Brevitas), exported as QONNX to onnx_path and
+    as our float .npz (the dequantized weights) beside it."""
+    check_qat(network)
+    import model_import
+    import qat
+    import quantization_functions as qf
+    topology = [ds.x_train.shape[1], *NETWORKS[network], 10]
+    t0 = time.perf_counter()
+    net = qat.train(ds.x_train, ds.y_train, topology, weight_bits, act_bits, epochs=epochs,
+                    seed=seed, log=log)
+    seconds = time.perf_counter() - t0
+    torch_classes = qat.predict(net, ds.x_test)
+    with tempfile.TemporaryDirectory() as tmp:   # then written atomically, with the ledger
+        staged = Path(tmp) / onnx_path.name
+        qat.export(net, topology[0], staged)
+        outfiles.write_file(onnx_path, staged.read_bytes(), "the QONNX model")
+    model = model_import.read_model(onnx_path)
+    _, classes = qf.reference_forward(model.quantized, ds.x_test.astype(np.int64))
+    npz_path = onnx_path.with_suffix(".npz")
+    save_model(model, npz_path)
+    return QatResult(onnx_path, npz_path, float(np.mean(torch_classes == ds.y_test)),
+                     float(np.mean(classes == ds.y_test)),
+                     float(np.mean(classes == torch_classes)), seconds)
 
 
 def data_name(side: int) -> str:
@@ -171,27 +229,56 @@ def main(argv: list[str] | None = None) -> int:
                    help="also write the test split to DIR/X.npy (uint8 input codes) and "
                         "DIR/y.npy (labels), for vunit_run.py --inputs DIR/X.npy --labels "
                         "DIR/y.npy")
+    g = p.add_argument_group("quantization-aware training (Brevitas; pip install -r "
+                             "requirements-import.txt)")
+    g.add_argument("--qat", action="store_true",
+                   help="train with Brevitas at --weight-bits / --act-bits and export QONNX "
+                        "(OUT/<data>_<network>_w<W>a<A>.onnx, built bit-exact by "
+                        "vhdl_generator.py) and its float .npz beside it")
+    g.add_argument("--weight-bits", type=int, default=4, metavar="W",
+                   help="with --qat: signed weight bits, 2..8 (default 4)")
+    g.add_argument("--act-bits", type=int, default=4, metavar="A",
+                   help="with --qat: unsigned activation bits of the hidden layers, 2..8 "
+                        "(default 4)")
     args = p.parse_args(argv)
     try:
         if args.iterations < 1:
             raise InputError("--iterations must be at least 1")
+        for option, bits in (("--weight-bits", args.weight_bits),
+                             ("--act-bits", args.act_bits)):
+            if not 2 <= bits <= 8:
+                raise InputError(f"{option} must be 2..8, not {bits}")
         if args.samples < 0:
             raise InputError("--samples must be 0 or more")
+        if args.qat:
+            check_qat(args.network)
         for folder, option in ((args.out, "--out"), (args.export_test, "--export-test")):
             check_output_folder(folder, option)
         ds = load_digits_data(args.data)
         path = args.out / model_filename(args.network, ds)
-        outputs = [path] + sample_paths(ds.side, args.out / "samples",
+        if args.qat:
+            path = args.out / qat_filename(args.network, ds, args.weight_bits, args.act_bits)
+        outputs = [path] + ([path.with_suffix(".npz")] if args.qat else []) + sample_paths(ds.side, args.out / "samples",
                                         min(args.samples, len(ds.x_test)))
         if args.export_test is not None:
             outputs += [args.export_test / "X.npy", args.export_test / "y.npy"]
         for output in outputs:     # all of them, before the training
             outfiles.check_file_replaceable(output, "an output")
-        t = train(args.network, ds, args.iterations, args.seed)
-        print(f"int8 model (the hardware, generator defaults): test accuracy "
-              f"{int8_accuracy(args.network, t.model, ds):.4f}")
-        save_model(t.model, path)
-        print(f"wrote {path}")
+        if args.qat:
+            r = train_qat(args.network, ds, path, args.iterations, args.seed,
+                          args.weight_bits, args.act_bits)
+            print(f"QAT {args.network} w{args.weight_bits}a{args.act_bits}, "
+                  f"{args.iterations} epochs, {r.seconds:.0f} s: test accuracy in PyTorch "
+                  f"{r.torch_accuracy:.4f}, integer model of the QONNX (the hardware) "
+                  f"{r.integer_accuracy:.4f}, same class on {r.agreement:.2%} of the images")
+            print(f"wrote {r.onnx_path} (QONNX: vhdl_generator.py {r.onnx_path}) and "
+                  f"{r.npz_path} (its float weights)")
+        else:
+            t = train(args.network, ds, args.iterations, args.seed)
+            print(f"int8 model (the hardware, generator defaults): test accuracy "
+                  f"{int8_accuracy(args.network, t.model, ds):.4f}")
+            save_model(t.model, path)
+            print(f"wrote {path}")
         if args.export_test is not None:
             x_path, y_path = export_test_split(ds, args.network, args.export_test)
             print(f"wrote {len(ds.x_test)} test images to {x_path} (input codes) and "

@@ -59,6 +59,12 @@ def test_notebook_on_digits_256_10(tmp_path):
     sim = np.load(tmp_path / "simulate_results.npz")
     # 64 + 2 + 6 (layer 0) + 256 + 11 + 6 (layer 1) + 10 (argmax) clocks, labs/lab3.md
     assert sim["logits"].shape == (20, 10) and set(sim["cycles"]) == {355}
+    # the QAT cell: runs where torch and brevitas are installed, else says what to install
+    import qat
+    if qat.missing():
+        assert "QAT needs torch and brevitas" in out and "requirements-import.txt" in out
+    else:
+        assert "test accuracy in PyTorch" in out
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="offline MNIST split not present")

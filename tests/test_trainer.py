@@ -26,6 +26,7 @@ def digits():
     ("1", [(1, 64)], 0.95),            # "is it a 0?": 90 % of the digits are not zeros
     ("10", [(10, 64)], 0.85),
     ("256+10", [(256, 64), (10, 256)], 0.90),
+    ("64+64+64+10", [(64, 64), (64, 64), (64, 64), (10, 64)], 0.85),
 ])
 def test_networks_train_and_export(digits, tmp_path, network, shapes, min_acc):
     t = trainer.train(network, digits, max_iter=60, log=lambda *_: None)
@@ -74,6 +75,34 @@ def test_cli_bad_data_folder(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error:") and "nope" in r.stderr
+
+
+def qat_cli(tmp_path, *args):
+    return subprocess.run([sys.executable, "trainer.py", "--qat", "--data", "digits",
+                           "--out", str(tmp_path / "m"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_qat_options_are_checked(tmp_path):
+    """--qat: widths outside 2..8 and the one-output network are refused before any work,
+    one line, exit 2, nothing written."""
+    for args, words in ((["--weight-bits", "9"], "--weight-bits must be 2..8"),
+                        (["--act-bits", "1"], "--act-bits must be 2..8"),
+                        (["--network", "1"], "one output per class")):
+        r = qat_cli(tmp_path, *args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith("error:") and words in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1
+        assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("brevitas") is not None,
+                    reason="brevitas is installed here: QAT would run")
+def test_cli_qat_without_brevitas_says_what_to_install(tmp_path):
+    r = qat_cli(tmp_path, "--iterations", "1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "pip install -r requirements-import.txt" in r.stderr, r.stderr
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
 
 
 def test_cli_exports_the_test_split(tmp_path):
