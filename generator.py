@@ -783,6 +783,8 @@ def generate(model: FloatModel | qf.QuantizedModel, *, out: Path | None = None,
                 log(f"{source}: quantization "
                     f"{float_model.origin.get('quantization', 'from the model')}; the "
                     "quantization options (--weight-bits, ...) are not used")
+                for note in float_model.origin.get("folded", []):
+                    log(f"note: {source}: {note}")
                 for warning in float_model.origin.get("warnings", []):
                     log(f"warning: {source}: {warning}")
             opts = dataclasses.replace(opts, weight_bits=q.weight_bits, act_bits=q.act_bits,

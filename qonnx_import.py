@@ -17,9 +17,12 @@ integer below 2^15 (Brevitas' *FixedPoint quantizers give powers of two); the la
 round a tie to even as QONNX's ROUND does (round{l} = half_even). Where the contract
 cannot hold the model exactly (a ratio that needs more bits, a bias off the accumulator
 step, a last layer with a step per neuron) the reader says so in one warning line each
-with the size of the approximation (FloatModel.origin["warnings"]). Anything else
-(BatchNormalization, a Mul, BipolarQuant, Trunc, MultiThreshold, a zero point other than
-0, per-channel activation steps) is refused with one line naming the node.
+with the size of the approximation (FloatModel.origin["warnings"]). A BatchNormalization
+(or Mul/Div/Add/Sub by constants: FINN's TensorNorm) between a layer and its Relu is folded
+into the weights' signs, the step and the bias (origin["folded"]); one scale and offset for
+all logits after the last layer are dropped. Anything else (another op, BipolarQuant,
+Trunc, MultiThreshold, a zero point other than 0, per-channel activation steps) is refused
+with one line naming the node.
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ from onnx_import import (FLOAT_TYPES, HEAD_OPS, PASS_OPS, QONNX_OPS, _attr, _fai
 # the domains Brevitas and FINN give QONNX's ops
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas",
                  "finn")
+# per-neuron affine ops after a layer (BatchNorm, FINN's TensorNorm as Mul/Add): folded
+AFFINE_OPS = {"BatchNormalization", "Mul", "Div", "Add", "Sub"}
 # QONNX rounding modes -> the contract's round{l}
 ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "HALF_UP": "half_up"}
 SUPPORTED = ("Quant, Gemm, MatMul + Add, Relu, Flatten/Reshape, and a final "
@@ -249,11 +254,16 @@ def read_qonnx_model(path: str | Path, model=None,
                 layer["bias"] = node.input[2]
             layers.append(layer)
             state = "layer" if op == "Gemm" else "matmul"
-        elif op == "Add":
-            if state != "matmul":
-                raise _fail(path, f"node {_node_name(node)} (Add) not after a MatMul: only "
-                                  "a layer's bias is read as an Add")
+        elif op == "Add" and state == "matmul":
             layers[-1]["bias"] = others[0]
+            state = "layer"
+        elif op in AFFINE_OPS:
+            if state not in ("layer", "matmul"):
+                raise _fail(path, f"node {_node_name(node)} ({op}) not right after a layer: "
+                                  "a BatchNormalization, Mul, Div, Add or Sub is folded only "
+                                  "between a layer and its Relu")
+            layers[-1]["affine"] = _compose(path, node, consts, layers[-1])
+            layers[-1].setdefault("folded", []).append(f"{op} {_node_name(node)}")
             state = "layer"
         elif op == "Relu":
             if state == "layer_quant":       # Quant, then Relu: a signed activation
@@ -299,10 +309,31 @@ def _to_model(path: Path, model, layers: list[dict], input_q: dict | None, head,
                           "the hardware has one activation width")
     act_bits = act_bits_all.pop() if act_bits_all else 8
     weight_bits = max(l["wq"]["bits"] for l in layers)
+    folded: list[str] = []
     Ws, bs, Ms, Ss, rounds, sws, sxs, Wf, bf = [], [], [], [], [], [], [], [], []
     for k, layer in enumerate(layers):
         last = k == n - 1
         W, sw = layer["W"], layer["sw"]
+        bias_value = None
+        affine = layer.get("affine")
+        if affine is not None and last and W.shape[0] > 1 and np.unique(affine[0]).size == 1 \
+                and affine[0][0] > 0 and np.unique(affine[1]).size == 1:
+            # one positive scale and one offset for all logits (FINN's TensorNorm): the
+            # class is the same without them
+            folded.append(f"layer {k}: {', '.join(layer['folded'])} dropped (one positive "
+                          "scale and one offset for every logit: the class is the same)")
+            affine = None
+        if affine is not None:
+            # z -> a z + c per neuron: a's sign goes into the neuron's weights, |a| into its
+            # step (so the requantization), and the bias becomes a b + c
+            a, c = affine
+            sign = np.where(a < 0, -1, 1)
+            W = W * sign[:, None]
+            W[a == 0] = 0
+            bias_value = a * _bias_value(layer, consts, quantized) + c
+            sw = np.where(a == 0, sw, sw * np.abs(a))
+            folded.append(f"layer {k}: {', '.join(layer['folded'])} folded into its "
+                          "weights' signs, its step and its bias")
         if last and np.unique(sw).size > 1:
             # the contract's last layer has one step (argmax over logits at different steps
             # would rank the classes differently): bring the neurons to the largest
@@ -316,7 +347,10 @@ def _to_model(path: Path, model, layers: list[dict], input_q: dict | None, head,
                             "hardware's logits share one step)")
             W, sw = W2, np.full(W.shape[0], common)
         step = sx * sw
-        bias = _bias(path, layer, consts, quantized, step, k, warnings)
+        if bias_value is None:
+            bias = _bias(path, layer, consts, quantized, step, k, warnings)
+        else:
+            bias = _on_step(bias_value, step, k, warnings)
         Ws.append(W)
         bs.append(bias)
         sws.append(sw)
@@ -358,6 +392,8 @@ def _to_model(path: Path, model, layers: list[dict], input_q: dict | None, head,
                         "the accumulators (the class is the same unless that Quant made "
                         "two logits equal)")
     check_layers(path, Wf, bf)
+    # a sign flipped by a fold may need one bit more (-2^(b-1) -> 2^(b-1))
+    weight_bits = max(weight_bits, *(qf.signed_bits_for(int(W.min()), int(W.max())) for W in Ws))
     q = qf.QuantizedModel(input_bits=input_bits, weight_bits=weight_bits, act_bits=act_bits,
                           encoding="integer", W=Ws, b=bs, M=Ms, S=Ss, sw=sws, sx=sxs,
                           round=rounds)
@@ -375,9 +411,45 @@ def _to_model(path: Path, model, layers: list[dict], input_q: dict | None, head,
                                f"{'to even' if 'half_even' in rounds else 'up'}"),
               "exact": not warnings or all(w.startswith("the last layer's output Quant")
                                            for w in warnings),
-              "warnings": warnings}
+              "folded": folded, "warnings": warnings}
     return FloatModel(W=Wf, b=bf, input_scale=input_scale_used, source=str(path),
                       origin=origin, quantized=q)
+
+
+def _compose(path: Path, node, consts: dict, layer: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's affine map z -> a z + c (per neuron) after `node` is applied too."""
+    n = layer["W"].shape[0]
+    a, c = layer.get("affine", (np.ones(n), np.zeros(n)))
+
+    def const(name: str, what: str) -> np.ndarray:
+        if name not in consts:
+            raise _fail(path, f"node {_node_name(node)} ({node.op_type}): its {what} is not "
+                              "a constant")
+        v = np.asarray(consts[name], dtype=np.float64).ravel()
+        if v.size not in (1, n):
+            raise _fail(path, f"node {_node_name(node)} ({node.op_type}): {v.size} values "
+                              f"for {n} neurons")
+        return np.broadcast_to(v, (n,)).astype(np.float64)
+
+    op = node.op_type
+    if op == "BatchNormalization":
+        if len(node.input) < 5:
+            raise _fail(path, f"node {_node_name(node)} (BatchNormalization): 5 inputs needed")
+        gamma, beta, mean, var = (const(x, w) for x, w in zip(
+            node.input[1:5], ("scale", "bias", "mean", "variance")))
+        k = gamma / np.sqrt(var + float(_attr(node, "epsilon", 1e-5)))
+        return a * k, (c - mean) * k + beta
+    other = const(node.input[1] if node.input[0] != node.input[1] else node.input[0],
+                  "other input")
+    if op == "Mul":
+        return a * other, c * other
+    if op == "Div":
+        if np.any(other == 0):
+            raise _fail(path, f"node {_node_name(node)} (Div): division by 0")
+        return a / other, c / other
+    if op == "Sub" and node.input[1] not in consts:
+        raise _fail(path, f"node {_node_name(node)} (Sub): only a constant subtracted is read")
+    return a, c + other if op == "Add" else c - other
 
 
 def _act_bits(q: dict) -> int:
@@ -394,19 +466,34 @@ def _bias(path: Path, layer: dict, consts: dict, quantized: dict, step: np.ndarr
     n_out = layer["W"].shape[0]
     if name is None:
         return np.zeros(n_out, np.int64)
+    if name not in quantized:       # a float bias
+        return _on_step(_bias_value(layer, consts, quantized), step, k, warnings)
+    bq, bint = quantized[name]
+    if np.asarray(bq["scale"]).size not in (1, n_out):
+        raise _fail(path, f"layer {k}: a bias step of shape {np.shape(bq['scale'])}")
+    bstep = np.broadcast_to(np.asarray(bq["scale"], dtype=np.float64).ravel(), (n_out,))
+    bint = np.broadcast_to(bint.ravel(), (n_out,)).astype(np.int64)
+    ratio = bstep / step
+    if np.all(ratio == np.round(ratio)):   # Int32Bias: the accumulator's step, exactly
+        return bint * np.round(ratio).astype(np.int64)
+    return _on_step(bint * bstep, step, k, warnings)
+
+
+def _bias_value(layer: dict, consts: dict, quantized: dict) -> np.ndarray:
+    """The layer's bias as the model computes it (float64, per neuron)."""
+    name = layer["bias"]
+    n_out = layer["W"].shape[0]
+    if name is None:
+        return np.zeros(n_out)
     if name in quantized:
         bq, bint = quantized[name]
-        bstep = np.broadcast_to(np.asarray(bq["scale"], dtype=np.float64).ravel(), (n_out,)) \
-            if np.asarray(bq["scale"]).size in (1, n_out) else None
-        if bstep is None:
-            raise _fail(path, f"layer {k}: a bias step of shape {np.shape(bq['scale'])}")
-        bint = np.broadcast_to(bint.ravel(), (n_out,)).astype(np.int64)
-        ratio = bstep / step
-        if np.all(ratio == np.round(ratio)):
-            return bint * np.round(ratio).astype(np.int64)
-        value = bint * bstep
-    else:
-        value = np.broadcast_to(np.asarray(consts[name], dtype=np.float64).ravel(), (n_out,))
+        return (np.broadcast_to(bint.ravel(), (n_out,))
+                * np.broadcast_to(np.asarray(bq["scale"], dtype=np.float64).ravel(), (n_out,)))
+    return np.broadcast_to(np.asarray(consts[name], dtype=np.float64).ravel(), (n_out,))
+
+
+def _on_step(value: np.ndarray, step: np.ndarray, k: int, warnings: list[str]) -> np.ndarray:
+    """A bias value rounded to the accumulator step, with a warning if it was off it."""
     b = qf.round_half_away(value / step).astype(np.int64)
     err = float(np.abs(b - value / step).max())
     if err > 0:

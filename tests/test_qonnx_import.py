@@ -108,7 +108,7 @@ def quant(inp: str, out: str, scale: str, bits: str, name: str, signed: int = 1,
 
 
 def mlp(middle=None, act_scale=0.25, w0_scale=0.125, w1_scale=0.125, zero=0.0,
-        act_after=True, relu=True, extra_inits=None, b0=None):
+        act_after=True, relu=True, extra_inits=None, b0=None, tail=()):
     """x (4 inputs) -> Quant (8 bits, 2^-8) -> Gemm (3 neurons) -> Relu -> Quant (2 bits)
     -> Gemm (2 outputs); `middle` replaces the nodes between the two layers."""
     rng = np.random.default_rng(0)
@@ -128,7 +128,9 @@ def mlp(middle=None, act_scale=0.25, w0_scale=0.125, w1_scale=0.125, zero=0.0,
                   [helper.make_node("Identity", ["h"], ["r"])])
         middle.append(quant("r", "a", "sact", "b2", "act_quant", signed=0, zero="zero"))
     nodes += middle
-    nodes.append(helper.make_node("Gemm", ["a", "w1q"], ["y"], name="fc1", transB=1))
+    nodes.append(helper.make_node("Gemm", ["a", "w1q"], ["z" if tail else "y"], name="fc1",
+                                  transB=1))
+    nodes += list(tail)
     g = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
@@ -169,14 +171,45 @@ def test_approximations_are_warned_with_their_size(tmp_path):
     assert res.stdout.count("warning:") == 2, res.stdout
 
 
+BN_INITS = {"g": [1.5, -0.7, 0.9], "bb": [0.1, 0.0, -0.2], "m": [0.05, -0.1, 0.2],
+            "v": [0.5, 2.0, 1.0]}
+
+
+def test_batchnorm_and_tensornorm_are_folded(tmp_path):
+    """A BatchNormalization between a layer and its Relu (a negative gamma among them) is
+    folded into the weights' signs, the step (so M / 2^S, approximated with a warning) and
+    the bias; FINN's TensorNorm after the last layer (one scale, one offset) is dropped.
+    The classes agree with the QONNX model's on nearly every input (the approximation)."""
+    middle = [helper.make_node("BatchNormalization", ["h", "g", "bb", "m", "v"], ["n"],
+                               name="bn0"),
+              helper.make_node("Relu", ["n"], ["r"]),
+              quant("r", "a", "sact", "b2", "act_quant", signed=0, zero="zero0")]
+    tail = [helper.make_node("Mul", ["z", "tn_a"], ["t"], name="tn_mul"),
+            helper.make_node("Add", ["t", "tn_c"], ["y"], name="tn_add")]
+    path = tmp_path / "bn.onnx"
+    onnx.save(mlp(middle=middle, tail=tail, extra_inits={**BN_INITS, "tn_a": np.array(2.0),
+                                                         "tn_c": np.array(0.5)}), str(path))
+    m = model_import.read_model(path)
+    folded = " | ".join(m.origin["folded"])
+    assert "layer 0: BatchNormalization 'bn0' folded" in folded
+    assert "layer 1: Mul 'tn_mul', Add 'tn_add' dropped" in folded
+    assert any("requantization ratio" in w for w in m.origin["warnings"])
+    q = m.quantized
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(q.W[0][1], -rng.integers(-3, 4, (3, 4))[1])  # gamma < 0
+    x = np.random.default_rng(1).integers(0, 256, (300, 4))
+    _, classes = qf.reference_forward(q, x)
+    theirs = run_qonnx(path, x).argmax(1)
+    assert np.mean(classes == theirs) >= 0.97, np.mean(classes == theirs)
+
+
 BAD = {
     "zero_point": (dict(zero=1.0), ["act_quant", "zero point"]),
-    "batchnorm": (dict(middle=[helper.make_node("BatchNormalization", ["h", "g", "b", "m", "v"],
-                                                ["n"], name="bn0"),
-                               helper.make_node("Relu", ["n"], ["r"]),
-                               quant("r", "a", "sact", "b2", "act_quant", signed=0)],
-                       extra_inits={"g": np.ones(3), "b": np.zeros(3), "m": np.zeros(3),
-                                    "v": np.ones(3)}), ["bn0", "BatchNormalization"]),
+    "batchnorm_after_relu": (dict(middle=[
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("BatchNormalization", ["r", "g", "bb", "m", "v"], ["n"], name="bn0"),
+        quant("n", "a", "sact", "b2", "act_quant", signed=0)], extra_inits=BN_INITS),
+        ["bn0", "not right after a layer"]),
     "bipolar": (dict(middle=[helper.make_node("Relu", ["h"], ["r"]),
                              helper.make_node("BipolarQuant", ["r", "sact"], ["a"],
                                               name="bip", domain=DOMAIN)]),
@@ -185,10 +218,9 @@ BAD = {
                    ["fc1", "not quantized"]),
     "no_relu": (dict(relu=False), ["fc1", "without a Relu"]),
     "per_channel_act": (dict(act_scale=np.full(3, 0.25)), ["act_quant", "per channel"]),
-    "mul": (dict(middle=[helper.make_node("Mul", ["h", "sact"], ["n"], name="scale0"),
-                         helper.make_node("Relu", ["n"], ["r"]),
-                         quant("r", "a", "sact", "b2", "act_quant", signed=0)]),
-            ["scale0", "Mul"]),
+    "sigmoid": (dict(middle=[helper.make_node("Sigmoid", ["h"], ["r"], name="sig0"),
+                             quant("r", "a", "sact", "b2", "act_quant", signed=0)]),
+                ["sig0", "Sigmoid"]),
 }
 
 
