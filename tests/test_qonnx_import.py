@@ -20,7 +20,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 sys.path.insert(0, str(PROJECT))
 
-import model_files  # noqa: E402
 import model_import  # noqa: E402
 import qonnx_import  # noqa: E402
 import quantization_functions as qf  # noqa: E402
@@ -218,6 +217,13 @@ BAD = {
                    ["fc1", "not quantized"]),
     "no_relu": (dict(relu=False), ["fc1", "without a Relu"]),
     "per_channel_act": (dict(act_scale=np.full(3, 0.25)), ["act_quant", "per channel"]),
+    "conv": (dict(middle=[helper.make_node("Conv", ["h", "g"], ["r"], name="conv0"),
+                          quant("r", "a", "sact", "b2", "act_quant", signed=0)],
+                  extra_inits={"g": np.ones((3, 3, 1))}), ["conv0", "Conv"]),
+    "skip": (dict(middle=[helper.make_node("Relu", ["h"], ["r"]),
+                          quant("r", "a0", "sact", "b2", "act_quant", signed=0),
+                          helper.make_node("Add", ["a0", "h"], ["a"], name="skip_add")]),
+             ["skip connection"]),
     "sigmoid": (dict(middle=[helper.make_node("Sigmoid", ["h"], ["r"], name="sig0"),
                              quant("r", "a", "sact", "b2", "act_quant", signed=0)]),
                 ["sig0", "Sigmoid"]),
@@ -235,8 +241,15 @@ def test_what_the_contract_cannot_hold_is_refused_naming_the_node(case, tmp_path
         assert w in line, line
 
 
-def test_a_truncated_qonnx_file_is_refused(tmp_path):
+def test_a_truncated_qonnx_file_and_external_data_are_refused(tmp_path):
     path = tmp_path / "cut.onnx"
     path.write_bytes(QAT[2].read_bytes()[:3000])
-    with pytest.raises(model_files.InputError, match="truncated"):
-        model_import.read_model(path)
+    line = assert_clean_failure(run_generator(path, tmp_path / "out"), tmp_path / "out",
+                                str(path))
+    assert "truncated" in line
+    path = tmp_path / "ext.onnx"
+    onnx.save(mlp(), str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.data", size_threshold=0)
+    line = assert_clean_failure(run_generator(path, tmp_path / "out"), tmp_path / "out",
+                                str(path))
+    assert "external data" in line
