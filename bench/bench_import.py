@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import vhdl_generator as vg  # noqa: E402
-from bench_mnist import OFFLINE_SPLIT, load_dataset, simulate_against_model  # noqa: E402
+from bench_mnist import (data_description, load_dataset, put_table,  # noqa: E402
+                         simulate_against_model)
 from model_import import read_model  # noqa: E402
 from trainer import float_predict  # noqa: E402
 
@@ -126,8 +127,7 @@ def main() -> int:
     if args.images:
         X, y = X[:args.images], y[:args.images]
     meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-            "data": ("MNIST offline split (8,000 train / 2,000 test, from MNIST's test set)"
-                     if Path(str(data)) == OFFLINE_SPLIT else ds.source),
+            "data": data_description(data, ds),
             "load_before": load()}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,13 +137,9 @@ def main() -> int:
     meta["load_after"] = load()
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, meta)
-    doc = args.markdown.read_text() if args.markdown.exists() else ""
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        doc = head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1]
-        args.markdown.write_text(doc)
+    written = put_table(args.markdown, BEGIN, END, text)
     print(text)
-    print(f"wrote {args.json}" + (f" and {args.markdown}" if BEGIN in doc else ""))
+    print(f"wrote {args.json}" + (f" and {args.markdown}" if written else ""))
     return 0
 
 

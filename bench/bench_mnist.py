@@ -53,6 +53,25 @@ def load_dataset(data_arg: str | None):
         return None
 
 
+def data_description(data, ds) -> str:
+    """What the benches say they measured on: the offline split by name (never this
+    machine's path), else the dataset's source."""
+    if Path(str(data)) == OFFLINE_SPLIT:
+        return "MNIST offline split (8,000 train / 2,000 test, from MNIST's test set)"
+    return ds.source
+
+
+def put_table(path: Path, begin: str, end: str, text: str) -> bool:
+    """Replace what lies between the markers begin and end in the file at path with text;
+    False (nothing written) when the file or a marker is missing."""
+    doc = path.read_text() if path.exists() else ""
+    if begin not in doc or end not in doc:
+        return False
+    head, rest = doc.split(begin, 1)
+    path.write_text(head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+    return True
+
+
 def simulate_against_model(g, X: np.ndarray, name: str):
     """The generated design g simulated in GHDL on the codes X (vunit_run.simulate_generated,
     the --model mode): (its results, the integer model's classes, on which images every
@@ -141,8 +160,7 @@ def main() -> int:
     if loaded is None:
         return 2
     data, ds = loaded
-    source = ("MNIST offline split (8,000 train / 2,000 test)"
-              if Path(str(data)) == OFFLINE_SPLIT else ds.source)
+    source = data_description(data, ds)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for network in args.networks.split(","):

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import trainer  # noqa: E402
 import vhdl_generator as vg  # noqa: E402
-from bench_mnist import OFFLINE_SPLIT, load_dataset, simulate_against_model  # noqa: E402
+from bench_mnist import (data_description, load_dataset, put_table,  # noqa: E402
+                         simulate_against_model)
 from model_import import read_model  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_qat.py -->"
@@ -127,8 +128,7 @@ def main() -> int:
     data, ds = loaded
     n = args.images or len(ds.x_test)
     meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-            "data": ("MNIST offline split (8,000 train / 2,000 test, from MNIST's test set)"
-                     if Path(str(data)) == OFFLINE_SPLIT else ds.source),
+            "data": data_description(data, ds),
             "load_before": load()}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,14 +136,10 @@ def main() -> int:
             rows.append(measure(ds, w, a, args.epochs, args.models, Path(tmp), n))
     meta["load_after"] = load()
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    text = args.markdown.read_text() if args.markdown.exists() else ""
-    table = f"{BEGIN}\n{markdown(rows, meta)}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + table + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + table + "\n"
-    args.markdown.write_text(text)
-    print(f"wrote {args.json} and the table in {args.markdown}")
+    text = markdown(rows, meta)
+    written = put_table(args.markdown, BEGIN, END, text)
+    print(text)
+    print(f"wrote {args.json}" + (f" and {args.markdown}" if written else ""))
     return 0
 
 
