@@ -265,6 +265,7 @@ def implement(design: Path, part: str | None = None, clock_mhz: float | None = N
     worst = min((v["achieved_mhz"] for v in fmax.values()), default=None)
     by_seed = {str(s): min((round(float(v["achieved"]), 2) for v in r.get("fmax", {}).values()),
                            default=None) for s, r in reports.items()}
+    slowest = min((v for v in by_seed.values() if v is not None), default=None)
     interval = report["axis"]["image_period_cycles"]
     result = {
         "tool": report["tool"], "design": report["name"], "top": top,
@@ -278,13 +279,15 @@ def implement(design: Path, part: str | None = None, clock_mhz: float | None = N
         "clock_mhz_constraint": clock_mhz, "seed": seeds[0],
         "block_ram_output_registers": outreg,
         "fmax_by_seed": by_seed,
-        "fmax_mhz": worst, "meets_constraint": worst is not None and worst >= clock_mhz,
+        # the first seed's (reported in full); the slowest seed decides what is promised
+        "fmax_mhz": worst, "fmax_mhz_worst_seed": slowest,
+        "meets_constraint": slowest is not None and slowest >= clock_mhz,
         "fmax": fmax, "critical_path": critical_path(pnr),
         "used": used, "available": available,
         "cycles_per_inference": report["latency_cycles"],
         "interval_cycles": interval,
-        "inferences_per_second_at_fmax": (round(worst * 1e6 / interval, 1)
-                                          if worst else None),
+        "inferences_per_second_at_fmax": (round(slowest * 1e6 / interval, 1)
+                                          if slowest else None),
         "versions": versions,
         "seconds": {**seconds, "total": round(time.perf_counter() - t0, 1)},
         "peak_memory_mb": peak_mb,
@@ -296,13 +299,15 @@ def implement(design: Path, part: str | None = None, clock_mhz: float | None = N
 
 def table(result: dict) -> str:
     cp = result["critical_path"]
+    verdict = "meets" if result["meets_constraint"] else "misses"
     lines = [f"implementation of {result['design']} "
              f"({'-'.join(map(str, result['topology']))}) on {result['part']}: Fmax "
-             f"{result['fmax_mhz']} MHz ({'meets' if result['meets_constraint'] else 'misses'}"
-             f" the {result['clock_mhz_constraint']:g} MHz constraint)"]
+             f"{result['fmax_mhz_worst_seed']} MHz ({verdict} the "
+             f"{result['clock_mhz_constraint']:g} MHz constraint)"]
     if len(result["fmax_by_seed"]) > 1:
         lines.append("Fmax by placement seed: " + ", ".join(
-            f"seed {k}: {v} MHz" for k, v in result["fmax_by_seed"].items()))
+            f"seed {k}: {v} MHz" for k, v in result["fmax_by_seed"].items())
+            + f"; the slowest, {result['fmax_mhz_worst_seed']} MHz, is the one promised")
     if cp:
         lines.append(f"critical path {cp['total_ns']} ns ({cp['logic_ns']} logic, "
                      f"{cp['routing_ns']} routing): from {cp['from_part']} to "
@@ -312,7 +317,8 @@ def table(result: dict) -> str:
         lines.append(f"{k:<12}{v:>8}{result['available'][k]:>11}")
     lines.append(f"{result['cycles_per_inference']} cycles per inference, one image every "
                  f"{result['interval_cycles']} cycles: "
-                 f"{result['inferences_per_second_at_fmax']} inferences/s at Fmax")
+                 f"{result['inferences_per_second_at_fmax']} inferences/s at Fmax"
+                 + (" (the slowest seed's)" if len(result["fmax_by_seed"]) > 1 else ""))
     sec, mb = result["seconds"], result.get("peak_memory_mb", {})
     lines.append(f"took {sec['total']} s (ghdl {sec.get('ghdl')} s, yosys {sec.get('yosys')} s"
                  f" using {mb.get('yosys')} MB, nextpnr {sec.get('nextpnr')} s per seed "

@@ -117,8 +117,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
              f"{meta['seeds']}; load (1-minute average) before/after each network's run in the last column.",
              "",
              "| network | cycles | interval | Fmax MHz (seeds) | critical path (seed "
-             f"{meta['seeds'][0]}) | LUT4 | FF | DP16KD | MULT18X18D | inferences/s at Fmax "
-             "| Yosys s / MB | nextpnr s / MB (per seed) | load |",
+             f"{meta['seeds'][0]}) | LUT4 | FF | DP16KD | MULT18X18D | inferences/s at the "
+             "slowest seed's Fmax | Yosys s / MB | nextpnr s / MB (per seed) | load |",
              "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         topo = "-".join(map(str, r["topology"])) + "".join(
