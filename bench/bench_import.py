@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -31,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import vhdl_generator as vg  # noqa: E402
-from bench_mnist import (data_description, load_dataset, put_table,  # noqa: E402
-                         simulate_against_model)
+from bench_mnist import (bench_meta, load_average, load_dataset,  # noqa: E402
+                         put_table, simulate_against_model)
 from model_import import read_model  # noqa: E402
 from trainer import float_predict  # noqa: E402
 
@@ -102,10 +100,6 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def load() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", type=Path, default=ROOT / "build" / "import_models")
@@ -126,15 +120,13 @@ def main() -> int:
     X, y = ds.x_test.astype(np.int64), ds.y_test
     if args.images:
         X, y = X[:args.images], y[:args.images]
-    meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-            "data": data_description(data, ds),
-            "load_before": load()}
+    meta = bench_meta(data, ds)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for f in files:
             print(f"{f.name}:", flush=True)
             rows.append(measure(f, X, y, Path(tmp)))
-    meta["load_after"] = load()
+    meta["load_after"] = load_average()
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, meta)
     written = put_table(args.markdown, BEGIN, END, text)

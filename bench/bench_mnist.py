@@ -61,6 +61,17 @@ def data_description(data, ds) -> str:
     return ds.source
 
 
+def load_average() -> str:
+    """The 1-minute load average, said beside every figure."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def bench_meta(data, ds) -> dict:
+    """The machine, the data and the load before a bench's runs."""
+    return {"machine": f"{platform.machine()}, Python {platform.python_version()}",
+            "data": data_description(data, ds), "load_before": load_average()}
+
+
 def put_table(path: Path, begin: str, end: str, text: str) -> bool:
     """Replace what lies between the markers begin and end in the file at path with text;
     False (nothing written) when the file or a marker is missing."""

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -33,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import trainer  # noqa: E402
 import vhdl_generator as vg  # noqa: E402
-from bench_mnist import (data_description, load_dataset, put_table,  # noqa: E402
-                         simulate_against_model)
+from bench_mnist import (bench_meta, load_average, load_dataset,  # noqa: E402
+                         put_table, simulate_against_model)
 from model_import import read_model  # noqa: E402
 
 BEGIN = "<!-- BEGIN bench_qat.py -->"
@@ -109,10 +107,6 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def load() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, metavar="DIR")
@@ -127,14 +121,12 @@ def main() -> int:
         return 2
     data, ds = loaded
     n = args.images or len(ds.x_test)
-    meta = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-            "data": data_description(data, ds),
-            "load_before": load()}
+    meta = bench_meta(data, ds)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for w, a in WIDTHS:
             rows.append(measure(ds, w, a, args.epochs, args.models, Path(tmp), n))
-    meta["load_after"] = load()
+    meta["load_after"] = load_average()
     args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, meta)
     written = put_table(args.markdown, BEGIN, END, text)
