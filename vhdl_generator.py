@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                     "or the lab's W,b) into VHDL with block-RAM weight ROMs, .coe "
                     "files, test vectors and a report. Simulate it with vunit_run.py.")
     p.add_argument("model", type=Path, nargs="?",
-                   help="float model: .npz (W0, b0, W1, b1, ...), .onnx, .keras or .h5 "
+                   help="float model: .npz (W0, b0, W1, b1, ...), .onnx, .keras or .h5; "
+                        "or a quantized QONNX .onnx (Brevitas), built from its own integers "
                         "(docs/import.md)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: hdl/generated/<name>/ and coe/<name>/): "

@@ -60,7 +60,8 @@ def own_parser() -> argparse.ArgumentParser:
     m = p.add_argument_group("run your own inputs through the simulated hardware")
     m.add_argument("--model", type=Path,
                    help="float model .npz, .onnx, .keras or .h5 (generated with the "
-                        "quantization and hardware options below)")
+                        "quantization and hardware options below), or a QONNX .onnx "
+                        "(Brevitas: its own quantization, the hardware options below)")
     m.add_argument("--design", type=Path, metavar="DIR",
                    help="instead of --model: a folder vhdl_generator.py wrote (its "
                         "report.json and quantized.npz say how it was made); nothing in it "
