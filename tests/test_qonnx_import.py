@@ -170,6 +170,23 @@ def test_approximations_are_warned_with_their_size(tmp_path):
     assert res.stdout.count("warning:") == 2, res.stdout
 
 
+def test_a_last_layer_with_a_step_per_neuron_is_brought_to_one_step(tmp_path):
+    """The contract's last layer has one step (argmax over logits at different steps would
+    rank the classes differently): per-neuron steps are brought to the largest, with one
+    warning line that counts the weights that change."""
+    path = tmp_path / "pc.onnx"
+    onnx.save(mlp(w1_scale=np.array([[0.125], [0.0625]])), str(path))
+    m = model_import.read_model(path)
+    warning = " | ".join(m.origin["warnings"])
+    assert "layer 1 (the last) has a weight step per neuron" in warning
+    assert "brought to one step 0.125" in warning and "weights change" in warning
+    q = m.quantized
+    assert np.unique(q.sw[1]).size == 1 and not m.origin["exact"]
+    x = np.random.default_rng(2).integers(0, 256, (200, 4))
+    _, classes = qf.reference_forward(q, x)
+    assert np.mean(classes == run_qonnx(path, x).argmax(1)) >= 0.9
+
+
 BN_INITS = {"g": [1.5, -0.7, 0.9], "bb": [0.1, 0.0, -0.2], "m": [0.05, -0.1, 0.2],
             "v": [0.5, 2.0, 1.0]}
 
