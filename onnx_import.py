@@ -75,22 +75,77 @@ def _attr(node, name: str, default):
     return default
 
 
+def constants(graph) -> dict[str, np.ndarray]:
+    """The graph's constant tensors by name: its initializers and its Constant nodes'
+    values (Reshape's shape, some exporters' weights)."""
+    import onnx.numpy_helper
+
+    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = _attr(node, "value", None)
+            if value is not None:
+                consts[node.output[0]] = onnx.numpy_helper.to_array(value)
+    return consts
+
+
+def graph_input(path: Path, graph, known) -> str:
+    """The name of the graph's one computed input (not a constant in `known`)."""
+    inputs = [i for i in graph.input if i.name not in known]
+    if len(inputs) != 1:
+        raise _fail(path, f"{len(inputs)} graph inputs ({', '.join(i.name for i in inputs)}); "
+                          "an MLP has one")
+    return inputs[0].name
+
+
+def consumers_of(graph, known) -> dict[str, list]:
+    """For each computed tensor, the nodes that read it; a node that makes a tensor in
+    `known` (a constant, or what a reader computed of constants) is no step of the chain."""
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        if node.output and node.output[0] in known:
+            continue
+        for name in node.input:
+            if name and name not in known:
+                consumers.setdefault(name, []).append(node)
+    return consumers
+
+
+def next_node(path: Path, consumers: dict, tensor: str, have_layers: bool):
+    """The chain's next step after `tensor`: (node, None); (None, op) when the tensor ends
+    in heads after the last layer (Softmax, ArgMax, ...: dropped); (None, None) at the
+    graph's end. A branch is refused."""
+    nodes = consumers.get(tensor, [])
+    if not nodes:
+        return None, None
+    if len(nodes) > 1:
+        ops = ", ".join(f"{n.op_type} {_node_name(n)}" for n in nodes)
+        if all(n.op_type in HEAD_OPS | {"Identity"} for n in nodes) and have_layers:
+            return None, nodes[0].op_type
+        raise _fail(path, f"tensor '{tensor}' feeds {len(nodes)} nodes ({ops}): a skip "
+                          "connection or a branch; bram-mlp reads one chain of layers")
+    return nodes[0], None
+
+
+def check_no_join(path: Path, node, tensor: str, known, supported: str) -> list[str]:
+    """The node's other inputs (all constants in `known`, else a skip connection)."""
+    others = [n for n in node.input if n and n != tensor]
+    if any(n not in known for n in others):
+        raise _fail(path, f"node {_node_name(node)} ({node.op_type}) joins '{tensor}' with "
+                          "another computed tensor: a skip connection; bram-mlp reads one "
+                          f"chain of layers ({supported})")
+    return others
+
+
 def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0,
                     model=None) -> FloatModel:
     """The float MLP in an ONNX file as a FloatModel (W[l] (n_out, n_in), b[l]); origin
     says the format, the exporter and the opset. InputError (one line) for anything that
     is not such an MLP."""
-    import onnx.numpy_helper
-
     path = Path(path)
     model = model if model is not None else load(path)
     graph = model.graph
-    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    for node in graph.node:  # Constant nodes (Reshape's shape, some exporters' weights)
-        if node.op_type == "Constant" and node.output:
-            value = _attr(node, "value", None)
-            if value is not None:
-                consts[node.output[0]] = onnx.numpy_helper.to_array(value)
+    consts = constants(graph)
     for node in graph.node:  # quantized ops: refused with their own message
         if node.op_type in QONNX_OPS:
             raise _fail(path, f"node {_node_name(node)} is a QONNX {node.op_type}: a "
@@ -101,22 +156,14 @@ def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0,
                               "quantized ONNX model in QDQ form): not read; export the "
                               "float model (torch.onnx.export) and let bram-mlp quantize "
                               "it, or export QONNX (Brevitas' export_qonnx)")
-    inputs = [i for i in graph.input if i.name not in consts]
-    if len(inputs) != 1:
-        raise _fail(path, f"{len(inputs)} graph inputs ({', '.join(i.name for i in inputs)}); "
-                          "an MLP has one")
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            if name and name not in consts:
-                consumers.setdefault(name, []).append(node)
+    tensor = graph_input(path, graph, consts)
+    consumers = consumers_of(graph, consts)
 
     Ws: list[np.ndarray] = []
     bs: list[np.ndarray] = []
     pending = None      # a MatMul's weights waiting for the Add of its bias
     activated = True    # the tensor so far is an input or a ReLU's output
     head = None         # the op after the last layer that ended the chain
-    tensor = inputs[0].name
 
     def finish_pending():
         nonlocal pending
@@ -126,23 +173,12 @@ def read_onnx_model(path: str | Path, input_scale: float = 1.0 / 255.0,
             pending = None
 
     while True:
-        nodes = consumers.get(tensor, [])
-        if not nodes:
+        node, ends_in = next_node(path, consumers, tensor, bool(Ws))
+        if node is None:
+            head = ends_in
             break
-        if len(nodes) > 1:
-            ops = ", ".join(f"{n.op_type} {_node_name(n)}" for n in nodes)
-            if all(n.op_type in HEAD_OPS or n.op_type in {"Identity"} for n in nodes) and Ws:
-                head = nodes[0].op_type
-                break
-            raise _fail(path, f"tensor '{tensor}' feeds {len(nodes)} nodes ({ops}): a skip "
-                              "connection or a branch; bram-mlp reads one chain of layers")
-        node = nodes[0]
         op = node.op_type
-        others = [n for n in node.input if n and n != tensor]
-        if any(n not in consts for n in others):
-            raise _fail(path, f"node {_node_name(node)} ({op}) joins '{tensor}' with another "
-                              f"computed tensor: a skip connection; bram-mlp reads one chain "
-                              f"of layers ({SUPPORTED})")
+        others = check_no_join(path, node, tensor, consts, SUPPORTED)
         if op in HEAD_OPS:
             if not Ws and pending is None:
                 raise _fail(path, f"node {_node_name(node)} ({op}) before any layer")

@@ -34,7 +34,7 @@ import numpy as np
 import quantization_functions as qf
 from model_files import FloatModel, check_layers
 from onnx_import import (FLOAT_TYPES, HEAD_OPS, PASS_OPS, QONNX_OPS, _attr, _fail, _node_name,
-                         load)
+                         check_no_join, constants, consumers_of, graph_input, load, next_node)
 
 # the domains Brevitas and FINN give QONNX's ops
 QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas",
@@ -118,17 +118,10 @@ def read_qonnx_model(path: str | Path, model=None,
                      input_scale: float = 1.0 / 255.0) -> FloatModel:
     """The QONNX MLP in `path` as a FloatModel (its dequantized weights, for comments and
     the float accuracy) with the model's own integers in .quantized."""
-    import onnx.numpy_helper
-
     path = Path(path)
     model = model if model is not None else load(path)
     graph = model.graph
-    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            value = _attr(node, "value", None)
-            if value is not None:
-                consts[node.output[0]] = onnx.numpy_helper.to_array(value)
+    consts = constants(graph)
     # Quant nodes of constants (weights, biases): their integers, by output name
     quantized: dict[str, tuple[dict, np.ndarray]] = {}
     for node in graph.node:
@@ -142,42 +135,27 @@ def read_qonnx_model(path: str | Path, model=None,
         if node.op_type == "Quant" and node.input[0] in consts:
             q = _quant_values(path, node, consts)
             quantized[node.output[0]] = (q, _integers(path, q, consts[node.input[0]]))
-    inputs = [i for i in graph.input if i.name not in consts]
-    if len(inputs) != 1:
-        raise _fail(path, f"{len(inputs)} graph inputs ({', '.join(i.name for i in inputs)}); "
-                          "an MLP has one")
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        if node.output and node.output[0] in quantized:
-            continue
-        for name in node.input:
-            if name and name not in consts and name not in quantized:
-                consumers.setdefault(name, []).append(node)
+    known = consts.keys() | quantized.keys()     # constants, and the weights made of them
+    tensor = graph_input(path, graph, consts)
+    consumers = consumers_of(graph, known)
 
     layers: list[dict] = []     # per layer: W (ints), sw, bias (ints or floats), act quant
     input_q: dict | None = None
-    state = "input"   # input | layer (after a layer) | relu | act (a quantized activation)
+    # where the chain is: input (before the first layer), matmul (a MatMul waiting for its
+    # bias), layer (after a layer), relu (after its Relu), act (its activations quantized),
+    # layer_quant (a Quant right after a layer: a Relu must follow, or it is the output's)
+    state = "input"
     head = None
     final_quant = None
-    tensor = inputs[0].name
     while True:
-        nodes = consumers.get(tensor, [])
-        if not nodes:
+        node, ends_in = next_node(path, consumers, tensor, bool(layers))
+        if node is None:
+            head = ends_in
             break
-        if len(nodes) > 1:
-            ops = ", ".join(f"{n.op_type} {_node_name(n)}" for n in nodes)
-            if all(n.op_type in HEAD_OPS | {"Identity"} for n in nodes) and layers:
-                head = nodes[0].op_type
-                break
-            raise _fail(path, f"tensor '{tensor}' feeds {len(nodes)} nodes ({ops}): a skip "
-                              "connection or a branch; bram-mlp reads one chain of layers")
-        node = nodes[0]
         op = node.op_type
-        others = [n for n in node.input if n and n != tensor]
-        if op != "Quant" and any(n not in consts and n not in quantized for n in others):
-            raise _fail(path, f"node {_node_name(node)} ({op}) joins '{tensor}' with another "
-                              "computed tensor: a skip connection; bram-mlp reads one chain "
-                              f"of layers ({SUPPORTED})")
+        # (a Quant's other inputs are checked as its scale, zero point and bit width)
+        others = ([n for n in node.input if n and n != tensor] if op == "Quant" else
+                  check_no_join(path, node, tensor, known, SUPPORTED))
         if op in HEAD_OPS:
             if not layers:
                 raise _fail(path, f"node {_node_name(node)} ({op}) before any layer")
