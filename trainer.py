@@ -113,8 +113,9 @@ def check_qat(network: str) -> None:
     if network == "1":
         raise InputError("--qat trains networks with one output per class: --network 10, "
                          "256+10 or 64+64+64+10")
-    if qat.missing():
-        raise InputError(f"--qat needs torch and brevitas ({qat.missing()} is not installed): "
+    absent = qat.missing()
+    if absent:
+        raise InputError(f"--qat needs torch and brevitas ({absent} is not installed): "
                          "pip install -r requirements-import.txt (in a venv of its own, "
                          "docs/import.md)")
 
