@@ -76,8 +76,10 @@ def synthesizable_files(design: Path) -> list[Path]:
 
 
 def weight_rom_shapes(report: dict) -> set[tuple[int, int]]:
-    """(depth, width) of every weights ROM, from report.json."""
-    return {(x["rom"]["depth"], x["rom"]["width"]) for x in report["layers"]}
+    """(depth, width) of every weights ROM's memories, from report.json: the slices a wide
+    ROM is read as (their width, the last one's too: padded to it), or the whole word."""
+    return {(x["rom"]["depth"], x["rom"].get("slice_width", x["rom"]["width"]))
+            for x in report["layers"]}
 
 
 def tool(*names: str) -> str:

@@ -165,10 +165,26 @@ def split_pack(lanes_: int, simd: int, weight_bits: int, depth: int) -> int:
                       if ramb18_per_rom(depth, p * lane_bits) <= ROM_SPLIT_RAMB18])
 
 
-def rom_group(depth: int, width: int) -> int:
-    """ROMs per copy of the ROM address (templates/layer.vhd.j2 ROM_GROUP_c): about
-    ROM_COPY_RAMB18 block RAMs per copy, at least one ROM."""
-    return max(1, ROM_COPY_RAMB18 // ramb18_per_rom(depth, width))
+def rom_slice(depth: int, width: int, weight_bits: int) -> int:
+    """Weights per slice of a ROM word (templates/layer_pkg.vhd.j2 SLICE_c): the layer reads
+    a wide ROM as slices side by side, each a memory of its own with its own copy of the
+    address beside it (one address driving the 114 block RAMs of 784->256->10's one
+    2048-bit ROM crossed the chip: docs/timing.md). The whole word when its ROM takes at
+    most ROM_COPY_RAMB18 block RAMs, else the most weights whose slice does (8-bit weights,
+    1024 words: 18 weights, 144 bits, 8 block RAMs of 1024 x 18: no block RAM more than
+    one ROM takes when the word's bits are a multiple of the block RAM's width)."""
+    entries = width // weight_bits
+    if ramb18_per_rom(depth, width) <= ROM_COPY_RAMB18:
+        return entries
+    return max([1] + [e for e in range(1, entries + 1)
+                      if ramb18_per_rom(depth, e * weight_bits) <= ROM_COPY_RAMB18])
+
+
+def rom_group(depth: int, width: int, weight_bits: int) -> int:
+    """ROM slices per copy of the ROM address (templates/layer.vhd.j2 ROM_GROUP_c): about
+    ROM_COPY_RAMB18 block RAMs per copy, at least one slice."""
+    slice_bits = rom_slice(depth, width, weight_bits) * weight_bits
+    return max(1, ROM_COPY_RAMB18 // ramb18_per_rom(depth, slice_bits))
 
 
 def wide_acc(acc_bits: int) -> bool:
@@ -320,6 +336,7 @@ class LayerPlan:
     n_roms: int              # weights ROMs
     rom_depth: int           # words per ROM (a power of two)
     rom_width: int           # bits per word: pack x weight_bits
+    rom_slice: int           # weights per slice of a word, each slice its own memory (rom_slice)
     ramb18: int              # RAMB18-equivalents of all its ROMs
     dsp_lanes: int           # lanes 0 .. dsp_lanes-1 multiply in DSP blocks
     dsp_macs: int            # their multipliers: dsp_lanes x simd
@@ -332,6 +349,11 @@ class LayerPlan:
     @property
     def used_words(self) -> int:
         return self.passes * self.groups
+
+    @property
+    def n_slices(self) -> int:
+        """Slices per ROM word (the last one may hold fewer weights)."""
+        return math.ceil(self.pack * self.simd / self.rom_slice)
 
     @property
     def folded(self) -> bool:
@@ -468,6 +490,7 @@ def plan_design(q: qf.QuantizedModel, part: str, dsp_budget: int,
             cycles=cycles, pe=pe, simd=simd, groups=groups,
             passes=passes, addr_bits=addr_bits(groups), w_addr_bits=addr_bits(passes * groups),
             pack=pack, n_roms=n_roms, rom_depth=depth, rom_width=width,
+            rom_slice=rom_slice(depth, width, q.weight_bits),
             ramb18=n_roms * ramb18_per_rom(depth, width), dsp_lanes=n_dsp,
             dsp_macs=n_dsp * simd, dsp_pairs=pairs, dsp_blocks=dsp_blocks(n_dsp, simd, pairs),
             lut_macs=(pe - n_dsp) * simd,

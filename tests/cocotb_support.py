@@ -51,6 +51,9 @@ FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4
           "flight_100_13_7_10": ([100, 13, 7, 10], 15, {"in_flight": True}),
           "flight_5_40_3": ([5, 40, 3], 14, {"in_flight": True, "pe": [7]}),
           "flight_3_12": ([3, 12], 16, {"in_flight": True}),
+          # a ROM word wider than 8 block RAMs (40 x 8 bits): read as 2 slices of 36 and 4
+          # weights, each its own memory with its own address copy (layer_pkg SLICE_c)
+          "slices_5_40_3": ([5, 40, 3], 14, {}),
           # 4 inputs per clock in layer 0 (a 4-read input buffer), 5 lanes, in flight
           "simd_100_13_7_10": ([100, 13, 7, 10], 15, {"simd": [4, 1, 1], "pe": [5],
                                                       "in_flight": True}),

@@ -157,3 +157,17 @@ def test_rom_block_rams_take_the_cheaper_primitive():
     import hardware_plan as hp
     assert hp.ramb18_per_rom(4096, 512) == 114
     assert hp.ramb18_per_rom(1024, 2048) == 114 and hp.ramb18_per_rom(256, 80) == 3
+
+
+def test_wide_rom_is_read_in_slices_of_about_8_block_rams():
+    """Worked by hand from the block RAM shapes: a 1024 x 2048-bit ROM of int8 weights (784
+    -> 256 unfolded) is read as slices of 18 weights (144 bits = 8 x 18, eight RAMB18 of
+    1024 x 18), 15 slices of which the last holds 256 - 14 x 18 = 4 weights (32 bits, 2
+    RAMB18): 14 x 8 + 2 = 114 block RAMs, as many as the one ROM; one address copy per
+    slice. A 512 x 320-bit ROM (40 int8 neurons, 5 inputs): slices of 36 weights (288 bits
+    = 8 x 36). A ROM of 8 block RAMs or fewer is one slice: 256 x 80 bits, 10 weights."""
+    import hardware_plan as hp
+    assert hp.rom_slice(1024, 2048, 8) == 18 and hp.rom_group(1024, 2048, 8) == 1
+    assert 14 * hp.ramb18_per_rom(1024, 18 * 8) + hp.ramb18_per_rom(1024, 4 * 8) == 114
+    assert hp.rom_slice(8, 320, 8) == 36 and hp.rom_group(8, 320, 8) == 1
+    assert hp.rom_slice(256, 80, 8) == 10 and hp.rom_group(256, 80, 8) == 2
