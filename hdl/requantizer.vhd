@@ -119,13 +119,14 @@ begin
         shift(k) <= shift(k - 1);
       end loop;
 
-      -- clock 5: the parts put together: max(acc, 0) * m
+      -- clock 5: the parts put together: max(acc, 0) * m = part 0's product + part 1's
+      -- times 2^16. The low 16 bits are part 0's own: only the bits above them take an add
+      -- (a 31-bit carry chain, not 47)
       if valid(3) = '1' then
-        p := (others => '0');
-        for k in 0 to N_PARTS_c - 1 loop
-          p := p + shift_left(to_unsigned(part_products(k), PROD_BITS_c), k * PART_BITS_c);
-        end loop;
-        prod <= p;
+        p := to_unsigned(part_products(0), PROD_BITS_c);
+        prod(PART_BITS_c - 1 downto 0) <= p(PART_BITS_c - 1 downto 0);
+        prod(PROD_BITS_c - 1 downto PART_BITS_c) <= p(PROD_BITS_c - 1 downto PART_BITS_c)
+          + to_unsigned(part_products(1), PROD_BITS_c - PART_BITS_c);
       end if;
 
       -- clock 6: add half an LSB of the result (half rounding to even: 1 less when the
