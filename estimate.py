@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -73,6 +74,14 @@ def synthesizable_files(design: Path) -> list[Path]:
                 return 10 + k, p.name
         return 20, p.name
     return sorted(design.glob("*.vhd"), key=rank)
+
+
+def weight_rom_memories(report: dict) -> int:
+    """The memories the weights ROMs make in GHDL's netlist: each ROM's slices (a ROM wider
+    than about 8 block RAMs is read as slices, each a memory of its own), from report.json."""
+    return sum(x["rom"]["count"] * math.ceil(x["rom"]["width"]
+                                             / x["rom"].get("slice_width", x["rom"]["width"]))
+               for x in report["layers"])
 
 
 def weight_rom_shapes(report: dict) -> set[tuple[int, int]]:
@@ -347,7 +356,7 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print, which: str = "to
     digest = sources_digest(design, top)
     old = earlier_synthesis(design, digest)
     t0 = time.perf_counter()
-    expected = report["totals"]["roms"]
+    expected = weight_rom_memories(report)
     if old is not None:
         log(f"estimate: same sources as {design / 'estimate.json'}: judging its cells "
             f"against {part} (no new synthesis)")
@@ -364,8 +373,9 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print, which: str = "to
             t_ghdl = time.perf_counter() - t0
             verilog, marked = restore_rom_style(verilog, weight_rom_shapes(report))
             if marked != expected:
-                raise EstimateError(f"found {marked} weights ROMs in GHDL's netlist, expected "
-                                    f"{expected}: the block-RAM mapping cannot be restored")
+                raise EstimateError(f"found {marked} weights ROM memories in GHDL's netlist, "
+                                    f"expected {expected} (ROMs x slices): the block-RAM "
+                                    f"mapping cannot be restored")
             log(f"estimate: yosys synth_xilinx -family xc7 ({marked} weights "
                 f"ROM{'s' if marked != 1 else ''} marked rom_style block; the first Yosys run "
                 "of a new installation compiles for about a minute)")
@@ -389,7 +399,8 @@ def estimate(design: Path, part: str = DEFAULT_PART, log=print, which: str = "to
                     "dsp_budget": report.get("dsp_budget"),
                     "dsp_macs": report["totals"].get("dsp_macs"),
                     "lut_macs": report["totals"].get("lut_macs")},
-        "predicted": {"ramb18": report["totals"]["ramb18"], "roms": expected},
+        "predicted": {"ramb18": report["totals"]["ramb18"], "roms": report["totals"]["roms"],
+                      "rom_memories": expected},
         "weights_roms_marked_block": marked,
         "cells": cells,
         "flow": ["ghdl --synth --std=08 --out=verilog", "rom_style block restored on the "

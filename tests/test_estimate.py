@@ -341,3 +341,19 @@ def test_registers_named_rep_stay_copies(tmp_path, synth, ff):
         cells = json.loads((tmp_path / "stat.json").read_text())["modules"]["\\copies"]
         counts[keep] = cells.get("num_cells_by_type", {}).get(ff, 0)
     assert counts == {True: 16, False: 4}
+
+
+@needs_tools
+def test_a_rom_read_in_slices_is_block_ram(tmp_path):
+    """5 -> 40 -> 3: layer 0's 40 x 8-bit word (8 x 320 bits, 9 RAMB18) is read as two
+    slices of 36 and 4 weights (hardware_plan.rom_slice), each a memory of its own: the
+    estimate finds 2 + 1 weights memories (layer 1's 3 neurons one), marks them all block
+    RAM and maps them so: 8 RAMB18 for the 288-bit slice (512 x 36 each), 1 for the
+    4-weight slice, 1 for layer 1 (the 5 x 8 input buffer goes to LUT RAM): 10."""
+    import vhdl_generator as vg
+    g = vg.generate(random_float_model([5, 40, 3], 14), out=tmp_path / "d", name="sl",
+                    log=lambda *_: None)
+    data = estimate.estimate(g.out, log=lambda *_: None)
+    assert data["predicted"]["roms"] == 2 and data["predicted"]["rom_memories"] == 3
+    assert data["weights_roms_marked_block"] == 3
+    assert data["RAMB18"] + 2 * data["RAMB36"] == 10
