@@ -160,9 +160,14 @@ def split_pack(lanes_: int, simd: int, weight_bits: int, depth: int) -> int:
     9 lanes (72 bits: 8 block RAMs of 2048 x 9). It may cost a few block RAMs (the ROMs
     are equally wide: 784->256->10's ECP5 fold 15 x 8 instead of 114 for one ROM), which
     a Xilinx part's smaller members cannot spare: there a layer keeps one ROM."""
-    lane_bits = simd * weight_bits
-    return max([1] + [p for p in range(1, lanes_ + 1)
-                      if ramb18_per_rom(depth, p * lane_bits) <= ROM_SPLIT_RAMB18])
+    return most_within(depth, simd * weight_bits, lanes_, ROM_SPLIT_RAMB18)
+
+
+def most_within(depth: int, unit_bits: int, units: int, ramb18: int) -> int:
+    """The most of `units` units of unit_bits bits each (at least 1) whose depth-word ROM
+    takes at most `ramb18` block RAMs (ramb18_per_rom)."""
+    return max([1] + [u for u in range(1, units + 1)
+                      if ramb18_per_rom(depth, u * unit_bits) <= ramb18])
 
 
 def rom_slice(depth: int, width: int, weight_bits: int) -> int:
@@ -173,17 +178,13 @@ def rom_slice(depth: int, width: int, weight_bits: int) -> int:
     most ROM_COPY_RAMB18 block RAMs, else the most weights whose slice does (8-bit weights,
     1024 words: 18 weights, 144 bits, 8 block RAMs of 1024 x 18: no block RAM more than
     one ROM takes when the word's bits are a multiple of the block RAM's width)."""
-    entries = width // weight_bits
-    if ramb18_per_rom(depth, width) <= ROM_COPY_RAMB18:
-        return entries
-    return max([1] + [e for e in range(1, entries + 1)
-                      if ramb18_per_rom(depth, e * weight_bits) <= ROM_COPY_RAMB18])
+    return most_within(depth, weight_bits, width // weight_bits, ROM_COPY_RAMB18)
 
 
-def rom_group(depth: int, width: int, weight_bits: int) -> int:
-    """ROM slices per copy of the ROM address (templates/layer.vhd.j2 ROM_GROUP_c): about
-    ROM_COPY_RAMB18 block RAMs per copy, at least one slice."""
-    slice_bits = rom_slice(depth, width, weight_bits) * weight_bits
+def rom_group(depth: int, slice_bits: int) -> int:
+    """ROM slices (of slice_bits bits, rom_slice) per copy of the ROM address
+    (templates/layer.vhd.j2 ROM_GROUP_c): about ROM_COPY_RAMB18 block RAMs per copy, at
+    least one slice."""
     return max(1, ROM_COPY_RAMB18 // ramb18_per_rom(depth, slice_bits))
 
 

@@ -167,7 +167,7 @@ def test_wide_rom_is_read_in_slices_of_about_8_block_rams():
     slice. A 512 x 320-bit ROM (40 int8 neurons, 5 inputs): slices of 36 weights (288 bits
     = 8 x 36). A ROM of 8 block RAMs or fewer is one slice: 256 x 80 bits, 10 weights."""
     import hardware_plan as hp
-    assert hp.rom_slice(1024, 2048, 8) == 18 and hp.rom_group(1024, 2048, 8) == 1
+    assert hp.rom_slice(1024, 2048, 8) == 18 and hp.rom_group(1024, 18 * 8) == 1
     assert 14 * hp.ramb18_per_rom(1024, 18 * 8) + hp.ramb18_per_rom(1024, 4 * 8) == 114
-    assert hp.rom_slice(8, 320, 8) == 36 and hp.rom_group(8, 320, 8) == 1
-    assert hp.rom_slice(256, 80, 8) == 10 and hp.rom_group(256, 80, 8) == 2
+    assert hp.rom_slice(8, 320, 8) == 36 and hp.rom_group(8, 36 * 8) == 1
+    assert hp.rom_slice(256, 80, 8) == 10 and hp.rom_group(256, 10 * 8) == 2
