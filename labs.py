@@ -125,6 +125,9 @@ LABS: dict[int, Lab] = {
                 "this test: one logit compared per clock)",
             "tb_argmax.test_ties_go_to_the_lowest_index":
                 "replace the best only when a logit is strictly greater (>), not >=",
+            "tb_argmax.test_two_and_three_logits":
+                "with 2 or 3 logits done must still pulse once, N clocks after start, with "
+                "the class: the scan ends on the clock that compares logit N - 1",
             "tb_argmax.test_single_output_is_logit_above_zero":
                 "with N = 1 the class is 1 when the logit is above 0 (0 itself is 'no')",
             "tb_lab2.test_all_vectors":

@@ -11,6 +11,11 @@
 -- chain of a comparison then ends at that one flip-flop, and the clock enable of the
 -- best-so-far registers comes straight from it (comparing and enabling ~30 flip-flops in
 -- the same clock was this design's slowest path on an ECP5, docs/timing.md).
+-- The three numbers compared hold registers of their own (best_value, in_line, ahead) that
+-- feed nothing but the comparisons and each other, so that place and route keeps them
+-- beside the comparators; the logits still waiting pass through a shift register that
+-- may stretch across the chip (reading the next logit straight from that shift register
+-- put 3.4 ns of routing before a comparison on an ECP5, docs/timing.md).
 -- class_out is registered with the last comparison; `done` pulses with it, N clocks
 -- after start (the latency is N; 1 for N = 1).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
@@ -37,13 +42,15 @@ entity argmax is
 end entity argmax;
 
 architecture rtl of argmax is
-  -- the logits still to compare, the next one in the low bits (shifted down one logit per clock)
+  -- the logits after `ahead`, the next one in the low bits (shifted down one logit per clock)
   signal waiting    : std_logic_vector(N * ACC_BITS - 1 downto 0) := (others => '0');
-  signal next_index : natural range 0 to N - 1 := 0;  -- index of the logit in waiting's low bits
-  signal best_value : integer := 0;               -- the largest logit so far
+  signal in_line    : integer := 0;  -- the logit compared now (its comparison is in beats_best)
+  signal ahead      : integer := 0;  -- the logit after it (compared now, for the next clock)
+  signal next_index : natural range 0 to N - 1 := 0;  -- index of the logit in in_line
+  signal best_value : integer := 0;  -- the largest logit so far
   signal best_index : natural range 0 to N - 1 := 0;
   signal scanning   : std_logic := '0';
-  signal beats_best : std_logic := '0';  -- the logit in line is greater than the best so far
+  signal beats_best : std_logic := '0';  -- in_line is greater than the best so far
 begin
 
   assert ACC_BITS <= 32
@@ -76,16 +83,20 @@ begin
 
   g_classes : if N > 1 generate
     p_argmax : process (clk)
-      variable value : integer;
-      variable ahead : integer;
+      -- the logits with three zero logits above them: logit 2 and the ones after it can
+      -- then be picked for any N >= 2 (zeros where there are none)
+      variable padded : std_logic_vector((N + 3) * ACC_BITS - 1 downto 0);
     begin
       if rising_edge(clk) then
         done <= '0';
         if start = '1' then
-          -- clock 1: logit 0 is the best so far; logits 1 .. N - 1 wait in line
+          -- clock 1: logit 0 is the best so far, logit 1 in line, logit 2 ahead, the rest wait
+          padded     := (3 * ACC_BITS - 1 downto 0 => '0') & logits;
           best_value <= slv_to_int(logits(ACC_BITS - 1 downto 0), true);
           best_index <= 0;
-          waiting    <= (ACC_BITS - 1 downto 0 => '0') & logits(N * ACC_BITS - 1 downto ACC_BITS);
+          in_line    <= slv_to_int(logits(2 * ACC_BITS - 1 downto ACC_BITS), true);
+          ahead      <= slv_to_int(padded(3 * ACC_BITS - 1 downto 2 * ACC_BITS), true);
+          waiting    <= padded((N + 3) * ACC_BITS - 1 downto 3 * ACC_BITS);
           next_index <= 1;
           scanning   <= '1';
           -- the first comparison, made now: logit 1 against logit 0
@@ -96,21 +107,22 @@ begin
             beats_best <= '0';
           end if;
         elsif scanning = '1' then
-          -- clocks 2 .. N: the logit in line (value) replaces the best so far if it is
-          -- strictly greater (beats_best, compared last clock): the lowest index wins a tie
-          value := slv_to_int(waiting(ACC_BITS - 1 downto 0), true);
+          -- clocks 2 .. N: in_line replaces the best so far if it is strictly greater
+          -- (beats_best, compared last clock): the lowest index wins a tie
           if beats_best = '1' then
-            best_value <= value;
+            best_value <= in_line;
             best_index <= next_index;
           end if;
-          -- look ahead: the next logit in line against what will be the best so far
-          ahead := slv_to_int(waiting(2 * ACC_BITS - 1 downto ACC_BITS), true);
-          if (beats_best = '1' and ahead > value) or (beats_best = '0' and ahead > best_value) then
+          -- look ahead: the logit ahead against what will be the best so far
+          if (beats_best = '1' and ahead > in_line) or (beats_best = '0' and ahead > best_value) then
             beats_best <= '1';
           else
             beats_best <= '0';
           end if;
-          waiting    <= (ACC_BITS - 1 downto 0 => '0') & waiting(N * ACC_BITS - 1 downto ACC_BITS);
+          -- every logit moves one place along the line
+          in_line <= ahead;
+          ahead   <= slv_to_int(waiting(ACC_BITS - 1 downto 0), true);
+          waiting <= (ACC_BITS - 1 downto 0 => '0') & waiting(N * ACC_BITS - 1 downto ACC_BITS);
           if next_index < N - 1 then
             next_index <= next_index + 1;
           else

@@ -1,6 +1,8 @@
 -- tb_argmax: the class is the index of the largest logit, the lowest index on ties; a
 -- single-output network says 1 when its logit is above 0. Expected values are written
--- here by hand.
+-- here by hand (or by the definition, first_max, for the exhaustive tests).
+-- tb_argmax_wide holds argmax_wide (logits wider than 32 bits) to the same rows. This
+-- bench also grades lab 2: it compiles with the student's argmax alone.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -27,6 +29,14 @@ architecture tb of tb_argmax is
   signal logits1    : std_logic_vector(BITS_c - 1 downto 0) := (others => '0');
   signal done1      : std_logic;
   signal class1     : std_logic_vector(0 downto 0);
+  -- two and three logits: the fewest the line of logits waiting to be compared holds
+  signal start_n    : std_logic := '0';
+  signal logits2    : std_logic_vector(2 * BITS_c - 1 downto 0) := (others => '0');
+  signal logits3    : std_logic_vector(3 * BITS_c - 1 downto 0) := (others => '0');
+  signal done2      : std_logic;
+  signal class2     : std_logic_vector(0 downto 0);
+  signal done3      : std_logic;
+  signal class3     : std_logic_vector(1 downto 0);
 
   function pack(values : int_array_t) return std_logic_vector is
     variable result : std_logic_vector(values'length * BITS_c - 1 downto 0);
@@ -47,6 +57,12 @@ begin
   dut1 : entity work.argmax
     generic map (N => 1, ACC_BITS => BITS_c, CLASS_BITS => 1)
     port map (clk => clk, rst => '0', start => start1, logits => logits1, done => done1, class_out => class1);
+  dut2 : entity work.argmax
+    generic map (N => 2, ACC_BITS => BITS_c, CLASS_BITS => 1)
+    port map (clk => clk, rst => '0', start => start_n, logits => logits2, done => done2, class_out => class2);
+  dut3 : entity work.argmax
+    generic map (N => 3, ACC_BITS => BITS_c, CLASS_BITS => 2)
+    port map (clk => clk, rst => '0', start => start_n, logits => logits3, done => done3, class_out => class3);
 
   p_main : process
     -- the logits are valid with start only (they are changed right after it); done must
@@ -68,6 +84,32 @@ begin
       wait until rising_edge(clk);
       check_equal(done4, '0', what & ": done pulses once");
     end procedure check4;
+
+    -- two logits (a, b) and three (a, b, c) at once: done 2 and 3 clocks after start,
+    -- with the class
+    procedure check23(a, b, c : integer; expected2, expected3 : natural; what : string) is
+    begin
+      logits2 <= pack((a, b));
+      logits3 <= pack((a, b, c));
+      start_n <= '1';
+      wait until rising_edge(clk);
+      start_n <= '0';
+      logits2 <= (others => '1');
+      logits3 <= (others => '1');
+      wait until rising_edge(clk);
+      check_equal(done2, '0', what & ": 2 logits, done 1 clock after start");
+      check_equal(done3, '0', what & ": 3 logits, done 1 clock after start");
+      wait until rising_edge(clk);
+      check_equal(done2, '1', what & ": 2 logits, done 2 clocks after start");
+      check_equal(to_integer(unsigned(class2)), expected2, what & ": 2 logits");
+      check_equal(done3, '0', what & ": 3 logits, done 2 clocks after start");
+      wait until rising_edge(clk);
+      check_equal(done2, '0', what & ": 2 logits, done pulses once");
+      check_equal(done3, '1', what & ": 3 logits, done 3 clocks after start");
+      check_equal(to_integer(unsigned(class3)), expected3, what & ": 3 logits");
+      wait until rising_edge(clk);
+      check_equal(done3, '0', what & ": 3 logits, done pulses once");
+    end procedure check23;
 
     procedure check1(value : integer; expected : natural; what : string) is
     begin
@@ -94,6 +136,7 @@ begin
 
     constant SOME_c : int_array_t(0 to 4) := (-2048, -1, 0, 1, 2047);
     variable values : int_array_t(0 to 3);
+    variable three  : int_array_t(0 to 2);
   begin
     test_runner_setup(runner, runner_cfg);
     while test_suite loop
@@ -119,6 +162,21 @@ begin
                        & integer'image(values(1)) & " " & integer'image(values(2)) & " "
                        & integer'image(values(3)));
               end loop;
+            end loop;
+          end loop;
+        end loop;
+      elsif run("test_two_and_three_logits") then
+        check23(1, 5, 3, 1, 1, "largest second");
+        check23(5, 1, 7, 0, 2, "largest first of two, last of three");
+        check23(-4, -4, -4, 0, 0, "all equal");
+        -- every arrangement of five values among three logits (125 rows)
+        for a in SOME_c'range loop
+          for b in SOME_c'range loop
+            for c in SOME_c'range loop
+              three := (SOME_c(a), SOME_c(b), SOME_c(c));
+              check23(three(0), three(1), three(2), first_max(three(0 to 1)), first_max(three),
+                      "logits " & integer'image(three(0)) & " " & integer'image(three(1)) & " "
+                      & integer'image(three(2)));
             end loop;
           end loop;
         end loop;
