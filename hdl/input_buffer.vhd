@@ -40,7 +40,9 @@ entity input_buffer is
 end entity input_buffer;
 
 architecture rtl of input_buffer is
-  type ram_t is array (0 to 2 ** ADDR_BITS - 1) of std_logic_vector(DATA_BITS - 1 downto 0);
+  -- downto: GHDL's netlist then addresses word a at a, not at 2^n - 1 - a (an inverter on
+  -- every address bit in front of the block RAM)
+  type ram_t is array (2 ** ADDR_BITS - 1 downto 0) of std_logic_vector(DATA_BITS - 1 downto 0);
   signal ram : ram_t := (others => (others => '0'));
   signal q   : std_logic_vector(DATA_BITS - 1 downto 0) := (others => '0');
   signal en_i   : std_logic;  -- the read enable and address the RAM sees
