@@ -23,8 +23,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget, is_ecp5
-from hardware_plan import (DesignPlan, addr_bits, auto_dsp_for_macs, choose_fold, plan_design,
-                           ramb18_per_rom, rom_group)
+from hardware_plan import (DesignPlan, addr_bits, argmax_latency, auto_dsp_for_macs, choose_fold,
+                           plan_design, ramb18_per_rom, rom_group)
 from model_files import (FloatModel, InputError, check_input_codes,
                          read_input_codes, read_test_input)
 from model_import import read_model
@@ -556,6 +556,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     n_outputs = q.W[-1].shape[0]
     net = {"n_inputs": q.topology[0], "input_bits": q.input_bits,
            "input_addr_bits": plan.layers[0].addr_bits, "n_outputs": n_outputs,
+           "argmax_latency": argmax_latency(n_outputs),
            "input_simd": plan.layers[0].simd, "input_words": plan.input_words,
            "logit_bits": plan.layers[-1].acc_bits,
            "class_bits": plan.class_bits, "latency": plan.latency_cycles,

@@ -8,11 +8,12 @@ To change how a layer is laid out in hardware, start here.
 
 Timing of one layer (see templates/layer.vhd.j2): the layer takes one input per clock;
 an input arrives x_latency clocks after its address (2 from the input buffer: its block RAM
-and the output register beside it; 12 from a hidden layer: a four-step select (the address,
-a quad of 4 results, a group of 16, the group), then the requantizer's 8 stages) and goes through the multiply-accumulate pipeline (5 registers: the memories' output registers, the
+and the output register beside it; 13 from a hidden layer: a four-step select (the address,
+a quad of 4 results, a group of 16, the group), then the requantizer's 9 stages) and goes
+through the multiply-accumulate pipeline (5 registers: the memories' output registers, the
 multiplier's input, pipeline and output registers, the sum), so a layer of n_in inputs
-takes n_in + x_latency + 5 clocks from start to done. The argmax compares one logit per
-clock: N clocks for N outputs (1 for a single output).
+takes n_in + x_latency + 5 clocks from start to done. The argmax copies the logits, then
+compares one logit per clock: N + 1 clocks for N outputs (1 for a single output).
 
 Folding (PE): a layer may have fewer multiply-accumulate lanes than neurons. With PE lanes
 it computes its neurons in passes = ceil(n_out / PE) sweeps of its inputs, neuron j in lane
@@ -59,7 +60,7 @@ import quantization_functions as qf
 from fpga_parts import PARTS, is_ecp5
 
 FIRST_LAYER_X_LATENCY = 2   # input buffer: its block RAM and output register (hdl/input_buffer.vhd)
-REQUANT_LATENCY = 8         # hdl/requantizer.vhd: ReLU, multiply (3), add the parts, round, shift, saturate
+REQUANT_LATENCY = 9         # hdl/requantizer.vhd: ReLU, multiply (3), copy the products, add the parts, round, shift, saturate
 SELECT_STAGES = 4           # layer.vhd.j2 p_select: the address copies, within quads of 4 neurons, the quads of a group of 16, then the group
 HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port
 MAC_STAGES = 6              # layer.vhd.j2: weights_r/x_r, the multiplier's 3, the products' register, the sum
@@ -247,8 +248,9 @@ def per_layer(values: list[int] | None, n_layers: int) -> list[int | None]:
 
 
 def argmax_latency(n_classes: int) -> int:
-    """Clocks from the argmax's start to its done (hdl/argmax.vhd): one logit per clock."""
-    return n_classes
+    """Clocks from the argmax's start to its done (hdl/argmax.vhd): the logits copied, then
+    one logit per clock; a single output (yes/no) takes one clock."""
+    return n_classes + 1 if n_classes > 1 else 1
 
 
 def early_layers(cycles: list[int], sweeps: list[int], can_early: list[bool],

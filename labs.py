@@ -103,14 +103,15 @@ LABS: dict[int, Lab] = {
   --   N = 1 (a yes/no network): on the clock where start = '1', class_out <= 1 when the
   --     logit is above 0, else 0, and done <= '1' (latency 1).
   --   N > 1, in a clocked process:
-  --     when start = '1': best_value <= logit 0, best_index <= 0, copy logits 1 .. N - 1
-  --       into waiting (the next one to compare in the low ACC_BITS bits), next_index <= 1,
-  --       scanning <= '1';
-  --     then on each clock while scanning: compare the logit in waiting's low bits with
-  --       best_value and keep the larger (strictly greater replaces: ties go to the lowest
-  --       index), shift waiting down by ACC_BITS, next_index <= next_index + 1; on the
-  --       clock that compares logit N - 1, class_out <= the index of the winner,
-  --       done <= '1' for one clock, scanning <= '0' (done comes N clocks after start).
+  --     when start = '1': copy the logits into waiting (logit 0 in the low ACC_BITS
+  --       bits), next_index <= 0, scanning <= '1'. Only copy: the logits come from
+  --       registers that may sit far away, so nothing is compared in this clock;
+  --     then on each clock while scanning: the logit in waiting's low bits (logit
+  --       next_index) becomes best_value / best_index when it is logit 0 or strictly
+  --       greater than best_value (ties go to the lowest index), shift waiting down by
+  --       ACC_BITS, next_index <= next_index + 1; on the clock that compares logit N - 1,
+  --       class_out <= the index of the winner, done <= '1' for one clock, scanning <= '0'
+  --       (done comes N + 1 clocks after start: the copy, then one clock per logit).
   --   logit j is logits((j + 1) * ACC_BITS - 1 downto j * ACC_BITS), two's complement
   --   (slv_to_int(..., true) from bram_mlp_pkg turns it into an integer);
   --   class_out <= int_to_slv(index, CLASS_BITS); done <= '0' while rst = '1'.
@@ -121,13 +122,13 @@ LABS: dict[int, Lab] = {
         hints={
             "tb_argmax.test_largest_wins":
                 "compare the logits as signed numbers (slv_to_int(..., true)) and keep the "
-                "index of the largest; done must pulse once, N clocks after start (4 in "
-                "this test: one logit compared per clock)",
+                "index of the largest; done must pulse once, N + 1 clocks after start (5 in "
+                "this test: the copy, then one logit compared per clock)",
             "tb_argmax.test_ties_go_to_the_lowest_index":
                 "replace the best only when a logit is strictly greater (>), not >=",
             "tb_argmax.test_two_and_three_logits":
-                "with 2 or 3 logits done must still pulse once, N clocks after start, with "
-                "the class: the scan ends on the clock that compares logit N - 1",
+                "with 2 or 3 logits done must still pulse once, N + 1 clocks after start, "
+                "with the class: the scan ends on the clock that compares logit N - 1",
             "tb_argmax.test_single_output_is_logit_above_zero":
                 "with N = 1 the class is 1 when the logit is above 0 (0 itself is 'no')",
             "tb_lab2.test_all_vectors":
@@ -148,15 +149,17 @@ LABS: dict[int, Lab] = {
   -- with r = 2^(s-1) when s > 0 (rounds halves up), else 0: a pipeline, one step per clock,
   -- taking a new acc every clock. The signals are declared above; valid(k) says that
   -- stage k + 1 holds a value (valid <= valid(valid'high - 1 downto 0) & en, every clock).
-  --   clock 1 (en = '1'): a := max(acc, 0) as unsigned(2 * PART_BITS_c - 1 downto 0);
+  --   clock 1 (en = '1'): a := max(acc, 0) as unsigned(2 * PART_BITS_c - 1 downto 0)
+  --     (acc's sign bit decides: acc itself when the bit is '0', else 0);
   --     parts(k) <= its 16-bit part k (to_integer); m_r <= m; half(1) <= 2^(s-1) (0 when
   --     s = 0); shift(1) <= s.
   --   clocks 2 .. 4: dsp_mults (above) multiplies: part_products(k) = parts(k) * m_r;
   --     meanwhile half(k) <= half(k - 1) and shift(k) <= shift(k - 1) carry r and s along.
-  --   clock 5 (valid(3)): prod <= part_products(1) * 2^16 + part_products(0) (unsigned);
-  --   clock 6 (valid(4)): rounded <= prod + half(5);
-  --   clock 7 (valid(5)): shifted <= rounded >> shift(6);
-  --   clock 8 (valid(6)): y <= shifted, or Y_MAX_c when shifted > Y_MAX_c (never wrap).
+  --   clock 5: products <= part_products (every clock: a copy beside the add);
+  --   clock 6 (valid(4)): prod <= products(1) * 2^16 + products(0) (unsigned);
+  --   clock 7 (valid(5)): rounded <= prod + half(6);
+  --   clock 8 (valid(6)): shifted <= rounded >> shift(7);
+  --   clock 9 (valid(7)): y <= shifted, or Y_MAX_c when shifted > Y_MAX_c (never wrap).
   -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
   y <= (others => '0');
 """,
@@ -171,7 +174,7 @@ LABS: dict[int, Lab] = {
                 "bit more than the product for the rounding add",
             "tb_requantizer.test_random":
                 "random cases from the Python model, one per clock: check the three tests "
-                "above first; y must be valid exactly 8 clocks after en",
+                "above first; y must be valid exactly 9 clocks after en",
             "tb_lab3.test_all_vectors":
                 "the whole 784 -> 256 -> 10 network with your requantizer: every logit "
                 "must match the Python model; check the tb_requantizer tests first",

@@ -5,11 +5,13 @@
 --
 -- Ties go to the lowest index. A network with a single output (N = 1) answers a yes/no
 -- question: class_out is 1 when its logit is above 0, else 0.
--- start is a one-cycle pulse while `logits` is valid (they are copied then). The logits
--- are compared one per clock, as a student would by hand: logit 0 is the best so far,
--- then logits 1 .. N - 1 pass by one at a time and replace the best when they are strictly
--- greater. One comparison per clock keeps the logic between registers short (comparing
--- all logits in one clock is a chain of N - 1 comparisons: too slow for 100 MHz).
+-- start is a one-cycle pulse while `logits` is valid (they are copied then, and only
+-- copied: no comparison reads the inputs, which come from registers that may sit far
+-- away). The logits are then compared one per clock, as a student would by hand: logit 0
+-- is the best so far, then logits 1 .. N - 1 pass by one at a time and replace the best
+-- when they are strictly greater. One comparison per clock keeps the logic between
+-- registers short (comparing all logits in one clock is a chain of N - 1 comparisons:
+-- too slow for 100 MHz).
 -- Each comparison is made one clock ahead, into the flip-flop `beats_best`: the carry
 -- chain of a comparison then ends at that one flip-flop, and the clock enable of the
 -- best-so-far registers comes straight from it (comparing and enabling ~30 flip-flops in
@@ -18,8 +20,8 @@
 -- feed nothing but the comparisons and each other, so that place and route keeps them
 -- beside the comparators; the logits still waiting pass through a shift register that
 -- may stretch across the chip.
--- class_out is registered with the last comparison; `done` pulses with it, N clocks
--- after start (the latency is N; 1 for N = 1).
+-- class_out is registered with the last comparison; `done` pulses with it, N + 1 clocks
+-- after start (the latency is N + 1: the copy, then one clock per logit; 1 for N = 1).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
@@ -80,31 +82,26 @@ begin
 
   g_classes : if N > 1 generate
     p_argmax : process (clk)
-      -- the logits with three zero logits above them: logit 2 and the ones after it can
-      -- then be picked for any N >= 2 (zeros where there are none)
-      variable padded : std_logic_vector((N + 3) * ACC_BITS - 1 downto 0);
+      -- the logits with two zero logits above them: the N logits from logit 2 on, which
+      -- wait, can then be picked for any N >= 2 (zeros where there are none)
+      variable padded : std_logic_vector((N + 2) * ACC_BITS - 1 downto 0);
     begin
       if rising_edge(clk) then
         done <= '0';
         if start = '1' then
-          -- clock 1: logit 0 is the best so far, logit 1 in line, logit 2 ahead, the rest wait
-          padded     := (3 * ACC_BITS - 1 downto 0 => '0') & logits;
-          best_value <= signed(logits(ACC_BITS - 1 downto 0));
-          best_index <= 0;
-          in_line    <= signed(logits(2 * ACC_BITS - 1 downto ACC_BITS));
-          ahead      <= signed(padded(3 * ACC_BITS - 1 downto 2 * ACC_BITS));
-          waiting    <= padded((N + 3) * ACC_BITS - 1 downto 3 * ACC_BITS);
-          next_index <= 1;
+          -- clock 1: the logits are copied, nothing is compared yet (a comparison straight
+          -- from the layer's logit registers, which may sit far away, was a slowest path on
+          -- an ECP5, docs/timing.md): logit 0 in line, logit 1 ahead, the rest wait.
+          -- There is no best so far: beats_best = '1' makes logit 0 the first one
+          padded     := (2 * ACC_BITS - 1 downto 0 => '0') & logits;
+          in_line    <= signed(logits(ACC_BITS - 1 downto 0));
+          ahead      <= signed(logits(2 * ACC_BITS - 1 downto ACC_BITS));
+          waiting    <= padded((N + 2) * ACC_BITS - 1 downto 2 * ACC_BITS);
+          next_index <= 0;
+          beats_best <= '1';
           scanning   <= '1';
-          -- the first comparison, made now: logit 1 against logit 0
-          if signed(logits(2 * ACC_BITS - 1 downto ACC_BITS)) >
-             signed(logits(ACC_BITS - 1 downto 0)) then
-            beats_best <= '1';
-          else
-            beats_best <= '0';
-          end if;
         elsif scanning = '1' then
-          -- clocks 2 .. N: in_line replaces the best so far if it is strictly greater
+          -- clocks 2 .. N + 1: in_line replaces the best so far if it is strictly greater
           -- (beats_best, compared last clock): the lowest index wins a tie
           if beats_best = '1' then
             best_value <= in_line;
@@ -123,7 +120,7 @@ begin
           if next_index < N - 1 then
             next_index <= next_index + 1;
           else
-            -- clock N: the last logit decides between itself and the best so far
+            -- clock N + 1: the last logit decides between itself and the best so far
             if beats_best = '1' then
               class_out <= std_logic_vector(to_unsigned(next_index, CLASS_BITS));
             else

@@ -12,9 +12,12 @@
 -- multiply, add or shift (the design is meant to run above 125 MHz):
 --   clock 1:     ReLU; max(acc, 0) split into three 16-bit parts
 --   clocks 2-4:  each part times m, in a DSP block with its three registers (dsp_mults)
---   clock 5:     the parts put together: max(acc, 0) * m
---   clock 6:     + r          clock 7: >> s          clock 8: saturate
--- A new acc may enter every clock; y is valid REQUANT_LATENCY_c (8) clocks after en and
+--   clock 5:     the products copied beside the add of clock 6 (the DSP blocks may sit
+--                far from it: their output register straight into the add was a slowest
+--                path on an ECP5, 5.5 ns of routing, docs/timing.md)
+--   clock 6:     the parts put together: max(acc, 0) * m
+--   clock 7:     + r          clock 8: >> s          clock 9: saturate
+-- A new acc may enter every clock; y is valid REQUANT_LATENCY_c (9) clocks after en and
 -- holds until the next result.
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
@@ -52,19 +55,21 @@ architecture rtl of requantizer_wide is
   constant Y_MAX_c     : unsigned(SUM_BITS_c - 1 downto 0) := to_unsigned(2 ** ACT_BITS - 1, SUM_BITS_c);
   constant MULT_c      : positive := 3;   -- clocks of dsp_mults
 
-  type half_pipe_t is array (1 to 1 + MULT_c + 1) of unsigned(SUM_BITS_c - 1 downto 0);
-  type shift_pipe_t is array (1 to 1 + MULT_c + 2) of natural range 0 to S_MAX;
+  type half_pipe_t is array (1 to 1 + MULT_c + 2) of unsigned(SUM_BITS_c - 1 downto 0);
+  type shift_pipe_t is array (1 to 1 + MULT_c + 3) of natural range 0 to S_MAX;
 
   -- valid(k): stage k + 1 holds a value
   signal valid    : std_logic_vector(REQUANT_LATENCY_c - 2 downto 0) := (others => '0');
   -- stage 1: the parts of max(acc, 0) and m; r and s travel along with them
   signal parts    : int_vector_t(0 to N_PARTS_c - 1) := (others => 0);  -- 0 .. 2^16 - 1 each
   signal m_r      : natural range 0 to 2 ** M_BITS - 1 := 0;
-  signal half     : half_pipe_t := (others => (others => '0'));  -- r, clocks 1 .. 5
-  signal shift    : shift_pipe_t := (others => 0);                -- s, clocks 1 .. 6
+  signal half     : half_pipe_t := (others => (others => '0'));  -- r, clocks 1 .. 6
+  signal shift    : shift_pipe_t := (others => 0);                -- s, clocks 1 .. 7
   -- stage 4: each part times m (the DSP blocks' output registers)
   signal part_products : int_vector_t(0 to N_PARTS_c - 1);
-  -- stages 5 .. 7
+  -- stage 5: the same products, in registers beside the add
+  signal products : int_vector_t(0 to N_PARTS_c - 1) := (others => 0);
+  -- stages 6 .. 8
   signal prod     : unsigned(PROD_BITS_c - 1 downto 0) := (others => '0');
   signal rounded  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
   signal shifted  : unsigned(SUM_BITS_c - 1 downto 0) := (others => '0');
@@ -97,10 +102,11 @@ begin
     if rising_edge(clk) then
       valid <= valid(valid'high - 1 downto 0) & en;
 
-      -- clock 1: ReLU, then max(acc, 0) in 16-bit parts for the multipliers; r = 2^(s-1)
+      -- clock 1: ReLU, then max(acc, 0) in 16-bit parts for the multipliers; r = 2^(s-1).
+      -- max(acc, 0) is acc when its sign bit is 0, else 0
       if en = '1' then
         acc := to_signed(acc_hi, ACC_BITS - LO_BITS_c) & signed(to_unsigned(acc_lo, LO_BITS_c));
-        if acc > 0 then
+        if acc(acc'high) = '0' then
           a := resize(unsigned(acc), N_PARTS_c * PART_BITS_c);
         else
           a := (others => '0');
@@ -116,7 +122,7 @@ begin
         end if;
         shift(1) <= s;
       end if;
-      -- r and s wait while the DSP blocks multiply (clocks 2 .. 4)
+      -- r and s wait while the DSP blocks multiply and the products are copied (clocks 2 .. 5)
       for k in 2 to half'high loop
         half(k) <= half(k - 1);
       end loop;
@@ -124,33 +130,36 @@ begin
         shift(k) <= shift(k - 1);
       end loop;
 
-      -- clock 5: the parts put together: max(acc, 0) * m
-      if valid(3) = '1' then
+      -- clock 5: the products copied, beside the add (every clock: later stages look at valid)
+      products <= part_products;
+
+      -- clock 6: the parts put together: max(acc, 0) * m
+      if valid(4) = '1' then
         p := (others => '0');
         for k in 0 to N_PARTS_c - 1 loop
-          p := p + shift_left(to_unsigned(part_products(k), PROD_BITS_c), k * PART_BITS_c);
+          p := p + shift_left(to_unsigned(products(k), PROD_BITS_c), k * PART_BITS_c);
         end loop;
         prod <= p;
       end if;
 
-      -- clock 6: add half an LSB of the result (half rounding to even: 1 less when the
+      -- clock 7: add half an LSB of the result (half rounding to even: 1 less when the
       -- result's lowest bit, bit s of the product, is 0, so that a tie stays even)
-      if valid(4) = '1' then
-        if ROUND_HALF_EVEN and shift(5) > 0
-           and (shift(5) >= PROD_BITS_c or prod(shift(5) mod PROD_BITS_c) = '0') then
-          rounded <= resize(prod, SUM_BITS_c) + half(5) - 1;
+      if valid(5) = '1' then
+        if ROUND_HALF_EVEN and shift(6) > 0
+           and (shift(6) >= PROD_BITS_c or prod(shift(6) mod PROD_BITS_c) = '0') then
+          rounded <= resize(prod, SUM_BITS_c) + half(6) - 1;
         else
-          rounded <= resize(prod, SUM_BITS_c) + half(5);
+          rounded <= resize(prod, SUM_BITS_c) + half(6);
         end if;
       end if;
 
-      -- clock 7: shift right by s
-      if valid(5) = '1' then
-        shifted <= shift_right(rounded, shift(6));
+      -- clock 8: shift right by s
+      if valid(6) = '1' then
+        shifted <= shift_right(rounded, shift(7));
       end if;
 
-      -- clock 8: saturate at 2^ACT_BITS - 1
-      if valid(6) = '1' then
+      -- clock 9: saturate at 2^ACT_BITS - 1
+      if valid(7) = '1' then
         if shifted > Y_MAX_c then
           y <= std_logic_vector(Y_MAX_c(ACT_BITS - 1 downto 0));
         else

@@ -3,7 +3,7 @@
 In a Vivado block design the user places, per layer, the weights memory
 <name>_l<k>_weights and the layer <name>_l<k>_layer (EXTERNAL_WEIGHTS = true), wires
 w_addr -> addr and dout -> w_data, chains layer k's done -> layer k+1's start and layer
-k+1's x_en/x_addr -> layer k's y_en/y_addr, y_data -> x_data (X_LATENCY = 12), and feeds
+k+1's x_en/x_addr -> layer k's y_en/y_addr, y_data -> x_data (X_LATENCY = 13), and feeds
 layer 0 from a Block Memory Generator initialised from a test-input .coe (X_LATENCY = 2).
 `lab_wiring()` writes exactly that wiring as a VHDL-93 entity (what Vivado's block design
 wrapper holds); the Block Memory Generator is played by the test, initialised from the
@@ -82,8 +82,8 @@ def lab_wiring(name: str, n_layers: int) -> str:
             f"    port map (clk => clk, addr => l{k}_w_addr, dout => l{k}_w_data);",
             f"  i_l{k}_layer : entity work.{name}_l{k}_layer",
             # docs/vivado_block_design.md: X_LATENCY 2 after the input memory (its output
-            # register on), 12 after a hidden layer's activation port
-            f"    generic map (X_LATENCY => {2 if k == 0 else 12}, EXTERNAL_WEIGHTS => true)",
+            # register on), 13 after a hidden layer's activation port
+            f"    generic map (X_LATENCY => {2 if k == 0 else 13}, EXTERNAL_WEIGHTS => true)",
             f"    port map (clk => clk, rst => rst, start => {go}, busy => open, "
             f"done => l{k}_done,",
             f"              {x},",

@@ -1,7 +1,7 @@
 """--fold auto and --target-fps (issue 15 item 3): the tool chooses the lanes per layer
 (PE) and the first layer's inputs per clock (SIMD), layers in flight. The choices are
 worked out here by hand from the rules in hardware_plan.py (a layer of n_in inputs taking
-S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2, or 12
+S per clock in p passes holds an image p x ceil(n_in / S) + its read latency (2, or 13
 after a hidden layer) + 6 clocks (+ 1 with S > 1), + 2 after the first layer; for given
 clocks each layer takes the fewest multipliers, lanes x S, a tie going to the smaller S;
 DSP blocks: the part's, less the requantizers' 2; LUT multipliers: 2 LUT per weight bit x
@@ -44,8 +44,8 @@ def test_fastest_fold_that_fits_by_hand():
     # 784 -> 256 -> 10 on xc7z020: one pass over the pixels needs 256 lanes (784 + 9 = 793
     # clocks: layers in flight, layer 0 reads the input 3 clocks after the address), the part's 220 DSP blocks less the requantizer's 2 take 218 of them, the
     # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
-    # 53,200). Layer 1 (p passes: 256 p + 12 + 6 + 2 clocks) may then take up to 793
-    # clocks: (793 - 276) // 256 + 1 = 3 passes, ceil(10 / 3) = 4 lanes.
+    # 53,200). Layer 1 (p passes: 256 p + 13 + 6 + 2 clocks) may then take up to 793
+    # clocks: (793 - 277) // 256 + 1 = 3 passes, ceil(10 / 3) = 4 lanes.
     # one input per clock (max_simd 1), one multiplier per DSP block (dsp_pairs False)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1, dsp_pairs=False)
     assert (c.pe, c.simd, c.interval) == ([256, 4], [1, 1], 793)
@@ -53,10 +53,10 @@ def test_fastest_fold_that_fits_by_hand():
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
     # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 9 = 1577),
-    # layer 1 (1577 - 276) // 256 + 1 = 6 passes, 2 lanes (5 passes: 5 x 256 + 18 = 1298).
+    # layer 1 (1577 - 277) // 256 + 1 = 6 passes, 2 lanes (5 passes: 5 x 256 + 19 = 1299).
     # Layer 0 starts early: every 2 x 784 + 1 = 1569 clocks (layer 1 is ready in time:
-    # 1577 + 1298 + 2 <= 2 x 1569). [256, 4] above does not: 793 + 786 + 2 > 2 x 788 (layer
-    # 1's 3 x 256 + 18 + 2), its intervals would alternate; it stays at 793.
+    # 1577 + 1299 + 2 <= 2 x 1569). [256, 4] above does not: 793 + 787 + 2 > 2 x 789 (layer
+    # 1's 3 x 256 + 19 + 2), its intervals would alternate; it stays at 793.
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1, dsp_pairs=False)
     assert (c.pe, c.interval) == ([128, 2], 1569)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
@@ -75,8 +75,8 @@ def test_dsp_pairs_by_hand():
     pairing where the blocks suffice): 260 multipliers in 132 blocks, none in LUTs, 128 x
     16 LUT of splitting adders. Without the SIMD limit: 256 lanes x 2 inputs per clock, 392
     groups + 3 + 6 + 1 = 402 clocks, an image every 393 (it starts early: 392 + 1, layer 1
-    ready in time: 402 + 274 + 2 <= 2 x 393); 218 blocks hold 218 lanes' 436 multipliers, the other
-    38 lanes' 76 and layer 1's (402 - 276) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
+    ready in time: 402 + 275 + 2 <= 2 x 393); 218 blocks hold 218 lanes' 436 multipliers, the other
+    38 lanes' 76 and layer 1's (402 - 277) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
     128 + 256 SIMD adders x 17 + 109 pairs x 2 x 16 = 18,848 LUT."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
     assert (c.pe, c.simd, c.interval, c.dsp_pairs) == ([256, 4], [1, 1], 793, True)
@@ -94,19 +94,22 @@ def test_dsp_pairs_by_hand():
 
 
 def test_fastest_fold_with_simd_by_hand():
-    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 12 + 6 + 2 = 33
-    clocks, layer 2 7 + 20 = 27; layer 0 in 33 clocks: ceil(100 / S) + 3 + 6 + 1 <= 33
-    needs S >= 5 (20 groups: 30 clocks) with its 13 lanes, 65 multipliers (DSP blocks all:
-    65 + 7 + 10 = 82 of 218). The interval: 33 (layer 1)."""
+    """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 13 + 6 + 2 = 34
+    clocks, layer 2 7 + 21 = 28; layer 0 in 34 clocks, p passes of ceil(100 / S) groups + 3
+    + 6 + 1 clocks: one pass needs S >= 5 (20 groups, 30 clocks) with its 13 lanes, 65
+    multipliers; two passes 12 groups at most, S >= 9 (100 / 9: 12 groups, 34 clocks), 7
+    lanes, 63 multipliers, the fewest (three passes: 8 groups, S >= 13, 5 lanes, 65; four:
+    6 groups, S >= 17, 4 lanes, 68; five: S = 25, 3 lanes, 75). DSP blocks all: 63 + 7 +
+    10 = 80 of 218. The interval: 34 (layer 1)."""
     c = hp.choose_fold(ones_model([100, 13, 7, 10]), "xc7z020")
     assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == (
-        [13, 7, 10], [5, 1, 1], 33, 82, 0)
+        [7, 7, 10], [9, 1, 1], 34, 80, 0)
 
 
 def test_cheapest_fold_that_reaches_a_target_by_hand():
     # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 792)
-    # // 784 + 1 = 2 passes, 128 lanes (1576 clocks); layer 1: (2000 - 276) // 256 + 1 = 7
-    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1300 clocks). Interval: the slower, layer
+    # // 784 + 1 = 2 passes, 128 lanes (1576 clocks); layer 1: (2000 - 277) // 256 + 1 = 7
+    # passes, ceil(10 / 7) = 2 lanes (5 passes: 1301 clocks). Interval: the slower, layer
     # 0, which starts early (as on xc7z010 above): 1569. (The search counts each layer's
     # clocks without the early start: the fold may come out faster than asked.)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
@@ -133,10 +136,10 @@ def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
     Layer 0: S = 1: (335 - 109) // 100 + 1 = 3 passes, 5 lanes (5 multipliers); S = 2: 50
     groups, (335 - 60) // 50 + 1 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
     lanes (6); S = 4: 25 groups, (335 - 35) // 25 + 1 = 13 passes: 1 lane (4: the fewest;
-    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 10 = 335 clocks. Layer 1: (335 - 33) // 13
-    + 1 = 24 passes: 1 lane (7 x 13 + 20 = 111); layer 2 1 lane (10 x 7 + 20 = 90). Layers
+    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 10 = 335 clocks. Layer 1: (335 - 34) // 13
+    + 1 = 24 passes: 1 lane (7 x 13 + 21 = 112); layer 2 1 lane (10 x 7 + 21 = 91). Layers
     0 and 1 start early (sweeps 325 and 91): layer 0 every 326 clocks, layer 1 91 + 1 + 2
-    = 94, layer 2 90; every pair has its time (335 + 92 + 2 and 109 + 2 + 88 + 2 <= 2 x
+    = 94, layer 2 91; every pair has its time (335 + 92 + 2 and 110 + 2 + 89 + 2 <= 2 x
     326). Every bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 326
     clocks per image. (At 299,000, 334 clocks, S = 4 would need 2 lanes: 5 lanes of S = 1
     are then the cheapest.)"""
@@ -185,7 +188,7 @@ def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     takes one input per clock on an ECP5 (hardware_plan.AUTO_MAX_SIMD_ECP5: the SIMD-4 fold
     did not route there), so that is its choice too. With SIMD allowed it would take 4
     inputs per clock in 1381 clocks: 196 groups, (1381 - 205) // 196 + 1 = 7 passes, 37
-    lanes, 148 multipliers, and layer 1's (1381 - 275) // 256 + 1 = 5 passes, 2 lanes: 150;
+    lanes, 148 multipliers, and layer 1's (1381 - 277) // 256 + 1 = 5 passes, 2 lanes: 150;
     layer 0 then starts early, every 7 x 196 + 1 = 1373 clocks. Without: 1569 (1568 + 1)."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
     assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1569, 130, 0)
@@ -215,7 +218,7 @@ def test_xilinx_estimate_refuses_an_ecp5_part(tmp_path):
 
 def test_model_mode_measures_the_interval(tmp_path):
     """vunit_run.py --model ... --fold auto: R.npz holds the interval measured through the
-    AXI4-Stream bench, images back to back: 33 clocks for 100 -> 13 -> 7 -> 10 on xc7z020
+    AXI4-Stream bench, images back to back: 34 clocks for 100 -> 13 -> 7 -> 10 on xc7z020
     (worked out in test_fastest_fold_with_simd_by_hand), equal results on both benches."""
     m = random_float_model([100, 13, 7, 10], 9)
     np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
@@ -227,8 +230,8 @@ def test_model_mode_measures_the_interval(tmp_path):
                         str(tmp_path / "R.npz"), "--fold", "auto"],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
-    assert ("through the AXI4-Stream wrapper one image every 33 clocks (predicted 33); "
+    assert ("through the AXI4-Stream wrapper one image every 34 clocks (predicted 34); "
             "equal to the integer reference model: yes") in r.stdout
     with np.load(tmp_path / "R.npz") as R:
-        assert int(R["interval"]) == 33 and bool(R["axis_equal"])
-        assert R["axis_clocks"].shape == (12,) and set(R["axis_clocks"][1:].tolist()) == {33}
+        assert int(R["interval"]) == 34 and bool(R["axis_equal"])
+        assert R["axis_clocks"].shape == (12,) and set(R["axis_clocks"][1:].tolist()) == {34}

@@ -156,10 +156,10 @@ def test_main_job_is_bit_exact():
     assert checked == len(examples.examples()), r.stdout[-2000:]
     big = next(l for l in table if l.startswith("mnist_256_10 "))
     # the pipeline's cost over one input per clock: 2 + 6 clocks in layer 0 (the input
-    # buffer's RAM and output register, the multiply-accumulate pipeline), 12 + 6 in
-    # layer 1 (the address copies, the three-step select and the requantizer), 10 in the
-    # argmax (one per clock)
-    assert int(big.split()[5]) == 784 + 256 + 36
+    # buffer's RAM and output register, the multiply-accumulate pipeline), 13 + 6 in
+    # layer 1 (the address copies, the three-step select and the requantizer), 11 in the
+    # argmax (the copy, then one per clock)
+    assert int(big.split()[5]) == 784 + 256 + 38
     # the console: a line per phase and the table (VUnit alone printed about 930 lines), no
     # colour codes into a pipe, no "Output file:" naming a folder deleted at the end
     assert "\x1b" not in out and "Output file:" not in out
@@ -243,11 +243,11 @@ def test_model_mode_writes_measured_results(tmp_path):
     np.testing.assert_array_equal(classes, ref_classes)
     report = json.loads((out / "report.json").read_text())
     # clocks, from the layer's design: layer 0 5 inputs + 2 (memory read, output register) + 6
-    # (weights_r, the multiplier's 3, the products' register, the sum); layer 1 3 inputs + 12
-    # (the address registered, select in 3 steps, 8 requantizer stages) + 6; the argmax 2
-    # (one logit per clock)
-    assert report["latency_cycles"] == 13 + 21 + 2 == 36
-    assert set(cycles.tolist()) == {36}
+    # (weights_r, the multiplier's 3, the products' register, the sum); layer 1 3 inputs + 13
+    # (the address registered, select in 3 steps, 9 requantizer stages) + 6; the argmax 3
+    # (the copy, then one logit per clock)
+    assert report["latency_cycles"] == 13 + 22 + 3 == 38
+    assert set(cycles.tolist()) == {38}
 
 
 def test_model_mode_rejects_inputs_out_of_range(tmp_path):

@@ -66,7 +66,7 @@ begin
 
   p_main : process
     -- the logits are valid with start only (they are changed right after it); done must
-    -- pulse exactly 4 clocks after start (one logit compared per clock), once
+    -- pulse exactly 5 clocks after start (the copy, then one logit compared per clock), once
     procedure check4(values : int_array_t; expected : natural; what : string) is
     begin
       logits4 <= pack(values);
@@ -74,18 +74,18 @@ begin
       wait until rising_edge(clk);
       start4  <= '0';
       logits4 <= (others => '1');
-      for k in 1 to 3 loop
+      for k in 1 to 4 loop
         wait until rising_edge(clk);
         check_equal(done4, '0', what & ": done " & integer'image(k) & " clocks after start");
       end loop;
       wait until rising_edge(clk);
-      check_equal(done4, '1', what & ": done 4 clocks after start");
+      check_equal(done4, '1', what & ": done 5 clocks after start");
       check_equal(to_integer(unsigned(class4)), expected, what);
       wait until rising_edge(clk);
       check_equal(done4, '0', what & ": done pulses once");
     end procedure check4;
 
-    -- two logits (a, b) and three (a, b, c) at once: done 2 and 3 clocks after start,
+    -- two logits (a, b) and three (a, b, c) at once: done 3 and 4 clocks after start,
     -- with the class
     procedure check23(a, b, c : integer; expected2, expected3 : natural; what : string) is
     begin
@@ -96,16 +96,18 @@ begin
       start_n <= '0';
       logits2 <= (others => '1');
       logits3 <= (others => '1');
+      for k in 1 to 2 loop
+        wait until rising_edge(clk);
+        check_equal(done2, '0', what & ": 2 logits, done " & integer'image(k) & " clocks after start");
+        check_equal(done3, '0', what & ": 3 logits, done " & integer'image(k) & " clocks after start");
+      end loop;
       wait until rising_edge(clk);
-      check_equal(done2, '0', what & ": 2 logits, done 1 clock after start");
-      check_equal(done3, '0', what & ": 3 logits, done 1 clock after start");
-      wait until rising_edge(clk);
-      check_equal(done2, '1', what & ": 2 logits, done 2 clocks after start");
+      check_equal(done2, '1', what & ": 2 logits, done 3 clocks after start");
       check_equal(to_integer(unsigned(class2)), expected2, what & ": 2 logits");
-      check_equal(done3, '0', what & ": 3 logits, done 2 clocks after start");
+      check_equal(done3, '0', what & ": 3 logits, done 3 clocks after start");
       wait until rising_edge(clk);
       check_equal(done2, '0', what & ": 2 logits, done pulses once");
-      check_equal(done3, '1', what & ": 3 logits, done 3 clocks after start");
+      check_equal(done3, '1', what & ": 3 logits, done 4 clocks after start");
       check_equal(to_integer(unsigned(class3)), expected3, what & ": 3 logits");
       wait until rising_edge(clk);
       check_equal(done3, '0', what & ": 3 logits, done pulses once");
