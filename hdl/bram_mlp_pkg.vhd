@@ -11,7 +11,7 @@ use ieee.numeric_std.all;
 
 package bram_mlp_pkg is
   -- Clocks from en to y of the requantizer (and requantizer_wide): ReLU, multiply (3: a
-  -- DSP block's registers), add the parts, round, shift, saturate.
+  -- DSP block's registers), copy the products, add the parts, round, shift, saturate.
   constant REQUANT_LATENCY_c : positive := 9;
 
   type int_vector_t is array (natural range <>) of integer;
