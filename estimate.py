@@ -40,7 +40,7 @@ GHDL_TIMEOUT_S = 600
 YOSYS_TIMEOUT_S = 3600
 # resources reported, in table order; RAMB18 capacity counts a RAMB36 as two RAMB18
 RESOURCES = ("LUT", "FF", "RAMB18", "RAMB36", "DSP48E1", "CARRY4")
-HDL_ORDER = ("bram_mlp_pkg", "dsp_mults", "dsp_mult_pairs", "requantizer", "requantizer_wide", "argmax", "argmax_wide",
+HDL_ORDER = ("bram_mlp_pkg", "dsp_mults", "dsp_mult_pairs", "requantizer", "requantizer_wide", "argmax",
              "input_buffer")
 
 

@@ -37,7 +37,7 @@ HDL_DIR = PROJECT_DIR / "hdl"
 HDL_FILES = ("bram_mlp_pkg.vhd", "argmax.vhd", "input_buffer.vhd", "requantizer.vhd",
              "dsp_mults.vhd")
 # and, only in a design whose accumulators need more than 32 bits, their wide forms
-HDL_WIDE_FILES = ("argmax_wide.vhd", "requantizer_wide.vhd")
+HDL_WIDE_FILES = ("requantizer_wide.vhd",)
 # and, only in a design with two lanes per DSP block (--dsp-pairs), their multipliers
 HDL_PAIRS_FILES = ("dsp_mult_pairs.vhd",)
 N_INPUT_COE = 10            # test-input .coe files written (the first vectors)

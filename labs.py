@@ -113,7 +113,8 @@ LABS: dict[int, Lab] = {
   --       class_out <= the index of the winner, done <= '1' for one clock, scanning <= '0'
   --       (done comes N + 1 clocks after start: the copy, then one clock per logit).
   --   logit j is logits((j + 1) * ACC_BITS - 1 downto j * ACC_BITS), two's complement
-  --   (slv_to_int(..., true) from bram_mlp_pkg turns it into an integer);
+  --   (signed(...) from numeric_std makes it a number: best_value is signed(ACC_BITS - 1
+  --   downto 0), and > compares two signed numbers as numbers);
   --   class_out <= int_to_slv(index, CLASS_BITS); done <= '0' while rst = '1'.
   -- Your code goes here, between the BEGIN and END lines (keep them: they mark the region).
   class_out <= (others => '0');
@@ -121,7 +122,7 @@ LABS: dict[int, Lab] = {
 """,
         hints={
             "tb_argmax.test_largest_wins":
-                "compare the logits as signed numbers (slv_to_int(..., true)) and keep the "
+                "compare the logits as signed numbers (signed(...) from numeric_std) and keep the "
                 "index of the largest; done must pulse once, N + 1 clocks after start (5 in "
                 "this test: the copy, then one logit compared per clock)",
             "tb_argmax.test_ties_go_to_the_lowest_index":

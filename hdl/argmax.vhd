@@ -20,9 +20,13 @@
 -- put 3.4 ns of routing before a comparison on an ECP5, docs/timing.md).
 -- class_out is registered with the last comparison; `done` pulses with it, N + 1 clocks
 -- after start (the latency is N + 1: the copy, then one clock per logit; 1 for N = 1).
+-- The logits are compared as numeric_std signed numbers of ACC_BITS bits, any width:
+-- a comparison is then a carry chain as long as the logit (VHDL integers would be 32 bits
+-- always, and wider logits do not fit in one).
 -- VHDL-93: analyses with ghdl --std=93c and --std=08.
 library ieee;
 use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
 
 library work;
 use work.bram_mlp_pkg.all;
@@ -46,18 +50,15 @@ end entity argmax;
 architecture rtl of argmax is
   -- the logits after `ahead`, the next one in the low bits (shifted down one logit per clock)
   signal waiting    : std_logic_vector(N * ACC_BITS - 1 downto 0) := (others => '0');
-  signal in_line    : integer := 0;  -- the logit compared now (its comparison is in beats_best)
-  signal ahead      : integer := 0;  -- the logit after it (compared now, for the next clock)
+  signal in_line    : signed(ACC_BITS - 1 downto 0) := (others => '0');  -- the logit compared now (its comparison is in beats_best)
+  signal ahead      : signed(ACC_BITS - 1 downto 0) := (others => '0');  -- the logit after it (compared now, for the next clock)
   signal next_index : natural range 0 to N - 1 := 0;  -- index of the logit in in_line
-  signal best_value : integer := 0;  -- the largest logit so far
+  signal best_value : signed(ACC_BITS - 1 downto 0) := (others => '0');  -- the largest logit so far
   signal best_index : natural range 0 to N - 1 := 0;
   signal scanning   : std_logic := '0';
   signal beats_best : std_logic := '0';  -- in_line is greater than the best so far
 begin
 
-  assert ACC_BITS <= 32
-    report "argmax: ACC_BITS must be at most 32 (logits are compared as VHDL integers; argmax_wide takes wider ones)"
-    severity failure;
   assert 2 ** CLASS_BITS >= N
     report "argmax: CLASS_BITS too small for N classes"
     severity failure;
@@ -70,7 +71,7 @@ begin
       if rising_edge(clk) then
         done <= start;
         if start = '1' then
-          if slv_to_int(logits, true) > 0 then
+          if signed(logits) > 0 then
             class_out <= int_to_slv(1, CLASS_BITS);
           else
             class_out <= int_to_slv(0, CLASS_BITS);
@@ -91,17 +92,26 @@ begin
     begin
       if rising_edge(clk) then
         done <= '0';
+        -- look ahead, every clock: the logit ahead against what will be the best so far
+        -- (in_line if it beats the best now, else the best). The flip-flop's input is the
+        -- two comparisons' carry chains and one LUT: this is the loop that sets the argmax's
+        -- clock (best_value -> compare -> beats_best -> best_value's enable). On the start
+        -- clock it is set, which makes logit 0 the first best (there is no best before it);
+        -- outside a scan nobody reads it
+        if start = '1' or (beats_best = '1' and ahead > in_line) or (beats_best = '0' and ahead > best_value) then
+          beats_best <= '1';
+        else
+          beats_best <= '0';
+        end if;
         if start = '1' then
           -- clock 1: the logits are copied, nothing is compared yet (a comparison straight
           -- from the layer's logit registers, which may sit far away, was a slowest path on
           -- an ECP5, docs/timing.md): logit 0 in line, logit 1 ahead, the rest wait.
-          -- There is no best so far: beats_best = '1' makes logit 0 the first one
           padded     := (2 * ACC_BITS - 1 downto 0 => '0') & logits;
-          in_line    <= slv_to_int(logits(ACC_BITS - 1 downto 0), true);
-          ahead      <= slv_to_int(logits(2 * ACC_BITS - 1 downto ACC_BITS), true);
+          in_line    <= signed(logits(ACC_BITS - 1 downto 0));
+          ahead      <= signed(logits(2 * ACC_BITS - 1 downto ACC_BITS));
           waiting    <= padded((N + 2) * ACC_BITS - 1 downto 2 * ACC_BITS);
           next_index <= 0;
-          beats_best <= '1';
           scanning   <= '1';
         elsif scanning = '1' then
           -- clocks 2 .. N + 1: in_line replaces the best so far if it is strictly greater
@@ -110,15 +120,9 @@ begin
             best_value <= in_line;
             best_index <= next_index;
           end if;
-          -- look ahead: the logit ahead against what will be the best so far
-          if (beats_best = '1' and ahead > in_line) or (beats_best = '0' and ahead > best_value) then
-            beats_best <= '1';
-          else
-            beats_best <= '0';
-          end if;
           -- every logit moves one place along the line
           in_line <= ahead;
-          ahead   <= slv_to_int(waiting(ACC_BITS - 1 downto 0), true);
+          ahead   <= signed(waiting(ACC_BITS - 1 downto 0));
           waiting <= (ACC_BITS - 1 downto 0 => '0') & waiting(N * ACC_BITS - 1 downto ACC_BITS);
           if next_index < N - 1 then
             next_index <= next_index + 1;

@@ -1041,4 +1041,4 @@ def test_accumulators_of_33_to_48_bits_are_accepted(write_model, out):
     report = json.loads((out / "report.json").read_text())
     assert max(x["acc_bits"] for x in report["layers"]) > 32
     assert report["axis"]["m_axis_bits"] == 64
-    assert (out / "argmax_wide.vhd").is_file() and (out / "requantizer_wide.vhd").is_file()
+    assert (out / "requantizer_wide.vhd").is_file()

@@ -1,7 +1,7 @@
 -- tb_argmax: the class is the index of the largest logit, the lowest index on ties; a
 -- single-output network says 1 when its logit is above 0. Expected values are written
 -- here by hand (or by the definition, first_max, for the exhaustive tests).
--- tb_argmax_wide holds argmax_wide (logits wider than 32 bits) to the same rows. This
+-- tb_argmax_wide holds the argmax to the same rows with logits wider than 32 bits. This
 -- bench also grades lab 2: it compiles with the student's argmax alone.
 library ieee;
 use ieee.std_logic_1164.all;

@@ -1,8 +1,8 @@
--- tb_argmax_wide: tb_argmax's rows for argmax_wide, the argmax of logits wider than 32
--- bits (40 here, the values sign-extended): the index of the largest logit, the lowest
--- index on ties; a single-output network says 1 when its logit is above 0. Expected
--- values are written here by hand (or by the definition, first_max, for the exhaustive
--- tests).
+-- tb_argmax_wide: tb_argmax's rows for the argmax of logits wider than 32 bits (40 here,
+-- the values sign-extended; a VHDL integer holds 32): the index of the largest logit,
+-- the lowest index on ties; a single-output network says 1 when its logit is above 0.
+-- Expected values are written here by hand (or by the definition, first_max, for the
+-- exhaustive tests).
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -51,16 +51,16 @@ begin
   test_runner_watchdog(runner, 100 us);
   clk <= not clk after CLK_PERIOD_c / 2 when not stop_clock;
 
-  dut4 : entity work.argmax_wide
+  dut4 : entity work.argmax
     generic map (N => 4, ACC_BITS => BITS_c, CLASS_BITS => 2)
     port map (clk => clk, rst => '0', start => start4, logits => logits4, done => done4, class_out => class4);
-  dut1 : entity work.argmax_wide
+  dut1 : entity work.argmax
     generic map (N => 1, ACC_BITS => BITS_c, CLASS_BITS => 1)
     port map (clk => clk, rst => '0', start => start1, logits => logits1, done => done1, class_out => class1);
-  dut2 : entity work.argmax_wide
+  dut2 : entity work.argmax
     generic map (N => 2, ACC_BITS => BITS_c, CLASS_BITS => 1)
     port map (clk => clk, rst => '0', start => start_n, logits => logits2, done => done2, class_out => class2);
-  dut3 : entity work.argmax_wide
+  dut3 : entity work.argmax
     generic map (N => 3, ACC_BITS => BITS_c, CLASS_BITS => 2)
     port map (clk => clk, rst => '0', start => start_n, logits => logits3, done => done3, class_out => class3);
 
