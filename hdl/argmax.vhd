@@ -89,20 +89,24 @@ begin
       -- the logits with two zero logits above them: the N logits from logit 2 on, which
       -- wait, can then be picked for any N >= 2 (zeros where there are none)
       variable padded : std_logic_vector((N + 2) * ACC_BITS - 1 downto 0);
+      -- in_line - ahead and best_value - ahead, negative when ahead is greater
+      variable line_minus, best_minus : signed(ACC_BITS downto 0);
     begin
       if rising_edge(clk) then
         done <= '0';
         -- look ahead, every clock: the logit ahead against what will be the best so far
-        -- (in_line if it beats the best now, else the best). The flip-flop's input is the
-        -- two comparisons' carry chains and one LUT: this is the loop that sets the argmax's
-        -- clock (best_value -> compare -> beats_best -> best_value's enable). On the start
-        -- clock it is set, which makes logit 0 the first best (there is no best before it);
+        -- (in_line if it beats the best now, else the best). This is the loop that sets
+        -- the argmax's clock (best_value -> compare -> beats_best -> best_value's enable),
+        -- so each comparison is a subtraction one bit wider than the logits: ahead is
+        -- greater exactly when the difference is negative, its sign bit, the end of one
+        -- carry chain; one LUT then picks (a `>` of signed numbers put several LUT levels
+        -- after the carry chain on an ECP5, docs/timing.md). On the start clock
+        -- beats_best is set, which makes logit 0 the first best (there is none before it);
         -- outside a scan nobody reads it
-        if start = '1' or (beats_best = '1' and ahead > in_line) or (beats_best = '0' and ahead > best_value) then
-          beats_best <= '1';
-        else
-          beats_best <= '0';
-        end if;
+        line_minus := resize(in_line, ACC_BITS + 1) - resize(ahead, ACC_BITS + 1);
+        best_minus := resize(best_value, ACC_BITS + 1) - resize(ahead, ACC_BITS + 1);
+        beats_best <= start or (beats_best and line_minus(ACC_BITS))
+                      or (not beats_best and best_minus(ACC_BITS));
         if start = '1' then
           -- clock 1: the logits are copied, nothing is compared yet (a comparison straight
           -- from the layer's logit registers, which may sit far away, was a slowest path on
