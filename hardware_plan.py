@@ -64,6 +64,7 @@ REQUANT_LATENCY = 9         # hdl/requantizer.vhd: ReLU, multiply (3), copy the 
 SELECT_STAGES = 4           # layer.vhd.j2 p_select: the address copies, within quads of 4 neurons, the quads of a group of 16, then the group
 HIDDEN_X_LATENCY = SELECT_STAGES + REQUANT_LATENCY  # a hidden layer's activation port
 MAC_STAGES = 6              # layer.vhd.j2: weights_r/x_r, the multiplier's 3, the products' register, the sum
+START_CLOCKS = 1            # layer.vhd.j2: the first layer takes its start through a register (accept)
 HANDOFF_CLOCKS = 1          # layers in flight: the next layer starts a clock after the copy
 M_AXIS_BITS = 32            # one result word per m_axis beat: the class, then each logit
 M_AXIS_BITS_WIDE = 64       # the same with logits of 33 to 48 bits
@@ -194,12 +195,19 @@ def wide_acc(acc_bits: int) -> bool:
     return acc_bits > qf.NARROW_ACC_BITS
 
 
+def start_clocks(layer: int) -> int:
+    """Clocks from a layer's start to its first input address beyond the one of every
+    layer: the first layer's start register (START_CLOCKS)."""
+    return START_CLOCKS if layer == 0 else 0
+
+
 def layer_cycles(n_in: int, layer: int, passes: int = 1, simd: int = 1,
                  in_flight: bool = False) -> int:
-    """Clocks from a layer's start to its done: SIMD inputs per clock in each pass, the
-    inputs' read latency, and the multiply-accumulate pipeline."""
-    return (passes * math.ceil(n_in / simd) + x_latency(layer, in_flight) + MAC_STAGES
-            + simd_stages(simd))
+    """Clocks from a layer's start to its done: the first layer's start register, SIMD
+    inputs per clock in each pass, the inputs' read latency, and the multiply-accumulate
+    pipeline."""
+    return (start_clocks(layer) + passes * math.ceil(n_in / simd)
+            + x_latency(layer, in_flight) + MAC_STAGES + simd_stages(simd))
 
 
 def early_start(in_flight: bool, hidden: bool, wide: bool, sweep: int, x_lat: int,
@@ -291,11 +299,12 @@ def flight_interval(cycles: list[int], n_classes: int, input_words: int,
                     sweeps: list[int] | None = None, early: list[bool] | None = None) -> int:
     """Clocks between images with layers in flight, through the AXI4-Stream wrapper (see
     the module's docstring): the slowest stage (a layer's clocks, or with an early start
-    its sweep + 1; a layer after the first: + 2, it is seen ready through a register and
-    its start pulse is a register), the argmax's wait when the last layer is not longer
+    its sweep + 1, + the first layer's start register; a layer after the first: + 2, it is
+    seen ready through a register and its start pulse is a register), the argmax's wait when the last layer is not longer
     than it, the result's beats out, the image's words in."""
     early = early or [False] * len(cycles)
-    stage = max((sweeps[l] + 1 if early[l] else c) + (HANDOFF_CLOCKS + 1 if l > 0 else 0)
+    stage = max((start_clocks(l) + sweeps[l] + 1 if early[l] else c)
+                + (HANDOFF_CLOCKS + 1 if l > 0 else 0)
                 for l, c in enumerate(cycles))
     if cycles[-1] <= argmax_latency(n_classes):
         extra = 1 if len(cycles) == 1 else HANDOFF_CLOCKS + 2

@@ -41,24 +41,25 @@ def ones_model(topology: list[int], weight_bits: int = 8) -> qf.QuantizedModel:
 
 
 def test_fastest_fold_that_fits_by_hand():
-    # 784 -> 256 -> 10 on xc7z020: one pass over the pixels needs 256 lanes (784 + 9 = 793
-    # clocks: layers in flight, layer 0 reads the input 3 clocks after the address), the part's 220 DSP blocks less the requantizer's 2 take 218 of them, the
+    # 784 -> 256 -> 10 on xc7z020: one pass over the pixels needs 256 lanes (1 + 784 + 9 = 794
+    # clocks: layers in flight, layer 0 takes its start through a register and reads the
+    # input 3 clocks after the address), the part's 220 DSP blocks less the requantizer's 2 take 218 of them, the
     # other 38 + layer 1's lanes go to LUTs (128 LUT each at 8 x 8 bits, far below half of
-    # 53,200). Layer 1 (p passes: 256 p + 13 + 6 + 2 clocks) may then take up to 793
-    # clocks: (793 - 277) // 256 + 1 = 3 passes, ceil(10 / 3) = 4 lanes.
+    # 53,200). Layer 1 (p passes: 256 p + 13 + 6 + 2 clocks) may then take up to 794
+    # clocks: (794 - 277) // 256 + 1 = 3 passes, ceil(10 / 3) = 4 lanes.
     # one input per clock (max_simd 1), one multiplier per DSP block (dsp_pairs False)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1, dsp_pairs=False)
-    assert (c.pe, c.simd, c.interval) == ([256, 4], [1, 1], 793)
+    assert (c.pe, c.simd, c.interval) == ([256, 4], [1, 1], 794)
     assert (c.dsp_macs, c.lut_macs, c.lut_mult_luts) == (218, 42, 42 * 128)
     assert c.limit == ""  # nothing faster exists with one input per clock
     # xc7z010 (80 DSP48E1, 17,600 LUT): 256 lanes would need 256 + lanes of layer 1 - 78
-    # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (2 x 784 + 9 = 1577),
-    # layer 1 (1577 - 277) // 256 + 1 = 6 passes, 2 lanes (5 passes: 5 x 256 + 19 = 1299).
-    # Layer 0 starts early: every 2 x 784 + 1 = 1569 clocks (layer 1 is ready in time:
-    # 1577 + 1299 + 2 <= 2 x 1569). [256, 4] above does not: 793 + 787 + 2 > 2 x 789 (layer
-    # 1's 3 x 256 + 19 + 2), its intervals would alternate; it stays at 793.
+    # LUT multipliers, far beyond 8,800 LUT; two passes: 128 lanes (1 + 2 x 784 + 9 = 1578),
+    # layer 1 (1578 - 277) // 256 + 1 = 6 passes, 2 lanes (5 passes: 5 x 256 + 19 = 1299).
+    # Layer 0 starts early: every 1 + 2 x 784 + 1 = 1570 clocks (layer 1 is ready in time:
+    # 1578 + 1299 + 2 <= 2 x 1570). [256, 4] above does not: 794 + 787 + 2 > 2 x 789 (layer
+    # 1's 3 x 256 + 19 + 2), its intervals would alternate; it stays at 794.
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z010", max_simd=1, dsp_pairs=False)
-    assert (c.pe, c.interval) == ([128, 2], 1569)
+    assert (c.pe, c.interval) == ([128, 2], 1570)
     assert (c.dsp_macs, c.lut_macs) == (78, 52)
     assert "more than 50% of the 17,600" in c.limit
     # a DSP budget is respected: 100 blocks, 98 for lanes; [256, 4] would need 162 LUT
@@ -73,16 +74,17 @@ def test_dsp_pairs_by_hand():
     784 -> 256 -> 10 on xc7z020, one input per clock: layer 0's 256 lanes exceed the 218
     blocks, so they pair: 128 blocks; layer 1's 4 lanes fit the 90 left one per block (no
     pairing where the blocks suffice): 260 multipliers in 132 blocks, none in LUTs, 128 x
-    16 LUT of splitting adders. Without the SIMD limit: 256 lanes x 2 inputs per clock, 392
-    groups + 3 + 6 + 1 = 402 clocks, an image every 393 (it starts early: 392 + 1, layer 1
-    ready in time: 402 + 275 + 2 <= 2 x 393); 218 blocks hold 218 lanes' 436 multipliers, the other
-    38 lanes' 76 and layer 1's (402 - 277) // 256 + 1 = 1 pass, 10 lanes, go to LUTs: 86 x
+    16 LUT of splitting adders. Without the SIMD limit: 256 lanes x 2 inputs per clock, 1 +
+    392 groups + 3 + 6 + 1 = 403 clocks, an image every 394 (it starts early: 1 + 392 + 1,
+    layer 1 ready in time: 403 + 275 + 2 <= 2 x 394); 218 blocks hold 218 lanes' 436
+    multipliers, the other 38 lanes' 76 and layer 1's (403 - 277) // 256 + 1 = 1 pass, 10
+    lanes, go to LUTs: 86 x
     128 + 256 SIMD adders x 17 + 109 pairs x 2 x 16 = 18,848 LUT."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", max_simd=1)
-    assert (c.pe, c.simd, c.interval, c.dsp_pairs) == ([256, 4], [1, 1], 793, True)
+    assert (c.pe, c.simd, c.interval, c.dsp_pairs) == ([256, 4], [1, 1], 794, True)
     assert (c.dsp_macs, c.dsp_blocks, c.lut_macs, c.lut_mult_luts) == (260, 132, 0, 128 * 16)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020")
-    assert (c.pe, c.simd, c.interval) == ([256, 10], [2, 1], 393)
+    assert (c.pe, c.simd, c.interval) == ([256, 10], [2, 1], 394)
     assert (c.dsp_macs, c.dsp_blocks, c.lut_macs) == (436, 218, 86)
     assert c.lut_mult_luts == 86 * 128 + 256 * 17 + 109 * 2 * 16 == 18848
     # 12-bit weights: two products do not fit one block (2 x 12 + 8 + 1 > 25): no pairs
@@ -95,34 +97,33 @@ def test_dsp_pairs_by_hand():
 
 def test_fastest_fold_with_simd_by_hand():
     """100 -> 13 -> 7 -> 10 on xc7z020: layer 1 cannot take less than 13 + 13 + 6 + 2 = 34
-    clocks, layer 2 7 + 21 = 28; layer 0 in 34 clocks, p passes of ceil(100 / S) groups + 3
-    + 6 + 1 clocks: one pass needs S >= 5 (20 groups, 30 clocks) with its 13 lanes, 65
-    multipliers; two passes 12 groups at most, S >= 9 (100 / 9: 12 groups, 34 clocks), 7
-    lanes, 63 multipliers, the fewest (three passes: 8 groups, S >= 13, 5 lanes, 65; four:
-    6 groups, S >= 17, 4 lanes, 68; five: S = 25, 3 lanes, 75). DSP blocks all: 63 + 7 +
-    10 = 80 of 218. The interval: 34 (layer 1)."""
+    clocks, layer 2 7 + 21 = 28; layer 0 in 34 clocks, 1 + p passes of ceil(100 / S) groups
+    + 3 + 6 + 1 clocks: one pass needs S >= 5 (20 groups, 31 clocks) with its 13 lanes, 65
+    multipliers, the fewest (two passes 11 groups at most, S >= 10, 7 lanes, 70; three
+    passes: 7 groups, S >= 15, 5 lanes, 75; four: 5 groups, S >= 20, 4 lanes, 80). DSP
+    blocks all: 65 + 7 + 10 = 82 of 218. The interval: 34 (layer 1)."""
     c = hp.choose_fold(ones_model([100, 13, 7, 10]), "xc7z020")
     assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == (
-        [7, 7, 10], [9, 1, 1], 34, 80, 0)
+        [13, 7, 10], [5, 1, 1], 34, 82, 0)
 
 
 def test_cheapest_fold_that_reaches_a_target_by_hand():
-    # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 792)
-    # // 784 + 1 = 2 passes, 128 lanes (1576 clocks); layer 1: (2000 - 277) // 256 + 1 = 7
+    # 50,000 inferences/s at 100 MHz: 2000 clocks per image at most. Layer 0: (2000 - 793)
+    # // 784 + 1 = 2 passes, 128 lanes (1577 clocks); layer 1: (2000 - 277) // 256 + 1 = 7
     # passes, ceil(10 / 7) = 2 lanes (5 passes: 1301 clocks). Interval: the slower, layer
-    # 0, which starts early (as on xc7z010 above): 1569. (The search counts each layer's
+    # 0, which starts early (as on xc7z010 above): 1570. (The search counts each layer's
     # clocks without the early start: the fold may come out faster than asked.)
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
                        max_simd=1, dsp_pairs=False)
-    assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1569, 2000)
+    assert (c.pe, c.interval, c.target_interval) == ([128, 2], 1570, 2000)
     # up to 4 inputs per clock: layer 0 in 2000 clocks with S = 1: 128 lanes (128
-    # multipliers); S = 2: 392 groups, (2000 - 401) // 392 + 1 = 5 passes, 52 lanes (104);
-    # S = 3: 262 groups, (2000 - 271) // 262 + 1 = 7 passes, 37 lanes (111); S = 4: 196
-    # groups, (2000 - 205) // 196 + 1 = 10 passes, 26 lanes (104, a tie: S = 2 stays).
-    # 5 passes x 392 + 9 = 1969 clocks, early start: 1961; layer 1 as above
+    # multipliers); S = 2: 392 groups, (2000 - 402) // 392 + 1 = 5 passes, 52 lanes (104);
+    # S = 3: 262 groups, (2000 - 272) // 262 + 1 = 7 passes, 37 lanes (111); S = 4: 196
+    # groups, (2000 - 206) // 196 + 1 = 10 passes, 26 lanes (104, a tie: S = 2 stays).
+    # 1 + 5 passes x 392 + 10 = 1971 clocks, early start: 1 + 1960 + 1 = 1962; layer 1 as above
     c = hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=2000,
                        max_simd=4, dsp_pairs=False)
-    assert (c.pe, c.simd, c.interval, c.multipliers) == ([52, 2], [2, 1], 1961, 106)
+    assert (c.pe, c.simd, c.interval, c.multipliers) == ([52, 2], [2, 1], 1962, 106)
     with pytest.raises(ValueError, match="no fold takes 100 clocks per image or fewer"):
         hp.choose_fold(ones_model([784, 256, 10]), "xc7z020", target_interval=100)
     # 784 -> 1024 -> 10 int8: the weights alone need more block RAM than the part has
@@ -131,29 +132,31 @@ def test_cheapest_fold_that_reaches_a_target_by_hand():
 
 
 def test_generated_auto_fold_is_bit_exact_at_its_interval(tmp_path):
-    """100 -> 13 -> 7 -> 10 asked for 298,000 inferences/s at 100 MHz (335 clocks at most;
-    layers in flight: layer 0 reads its input 3 clocks after the address).
-    Layer 0: S = 1: (335 - 109) // 100 + 1 = 3 passes, 5 lanes (5 multipliers); S = 2: 50
-    groups, (335 - 60) // 50 + 1 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
-    lanes (6); S = 4: 25 groups, (335 - 35) // 25 + 1 = 13 passes: 1 lane (4: the fewest;
-    S = 5 and up: 1 lane, 5 and more): 13 x 25 + 10 = 335 clocks. Layer 1: (335 - 34) // 13
-    + 1 = 24 passes: 1 lane (7 x 13 + 21 = 112); layer 2 1 lane (10 x 7 + 21 = 91). Layers
-    0 and 1 start early (sweeps 325 and 91): layer 0 every 326 clocks, layer 1 91 + 1 + 2
-    = 94, layer 2 91; every pair has its time (335 + 92 + 2 and 110 + 2 + 89 + 2 <= 2 x
-    326). Every bench passes, the AXI4-Stream one with 4 codes per beat (25 beats) at 326
-    clocks per image. (At 299,000, 334 clocks, S = 4 would need 2 lanes: 5 lanes of S = 1
-    are then the cheapest.)"""
+    """100 -> 13 -> 7 -> 10 asked for 297,000 inferences/s at 100 MHz (336 clocks at most;
+    layers in flight: layer 0 takes its start through a register and reads its input 3
+    clocks after the address, 1 + 3 + 6 clocks, + 1 to add the SIMD products).
+    Layer 0: S = 1: (336 - 10) // 100 = 3 passes, 5 lanes (5 multipliers); S = 2: 50
+    groups, (336 - 11) // 50 = 6 passes, 3 lanes (6); S = 3: 34 groups, 9 passes, 2
+    lanes (6); S = 4: 25 groups, (336 - 11) // 25 = 13 passes: 1 lane (4: the fewest;
+    S = 5 and up: 1 lane, 5 and more): 1 + 13 x 25 + 10 = 336 clocks. Layer 1: (336 - 21)
+    // 13 = 24 passes: 1 lane (7 x 13 + 19 = 110, + 2); layer 2 1 lane (10 x 7 + 19 = 89,
+    + 2). Layers 0 and 1 start early (sweeps 325 and 91): layer 0 every 1 + 325 + 1 = 327
+    clocks, layer 1 91 + 1 + 2 = 94, layer 2 91; every pair has its time (336 + 92 + 2 and
+    110 + 2 + 89 + 2 <= 2 x 327). Every bench passes, the AXI4-Stream one with 4 codes per
+    beat (25 beats) at 327 clocks per image. (At 298,000, 335 clocks, S = 4 would need 12
+    passes, 2 lanes: S = 1's 5 lanes and S = 5's 1 lane tie at 5 multipliers, and the fewer
+    inputs per clock, S = 1, is taken.)"""
     m = random_float_model([100, 13, 7, 10], 7)
     np.savez(tmp_path / "net.npz", **{f"W{l}": w for l, w in enumerate(m.W)},
              **{f"b{l}": b for l, b in enumerate(m.b)})
     r = subprocess.run([sys.executable, "vhdl_generator.py", str(tmp_path / "net.npz"),
-                        "--out", str(tmp_path / "d"), "--target-fps", "298000"],
+                        "--out", str(tmp_path / "d"), "--target-fps", "297000"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert ("fold --target-fps: lanes 1,1,1, inputs per clock 4,1,1, layers in flight, one "
-            "image every 326 clocks") in r.stdout
+            "image every 327 clocks") in r.stdout
     report = json.loads((tmp_path / "d" / "report.json").read_text())
-    assert report["in_flight"] is True and report["interval_cycles"] == 326
+    assert report["in_flight"] is True and report["interval_cycles"] == 327
     assert [x["early_start"] for x in report["layers"]] == [True, True, False]
     assert report["fold"]["pe"] == [1, 1, 1] and report["fold"]["mode"] == "target-fps"
     assert [(x["passes"], x["simd"]) for x in report["layers"]] == [(13, 4), (7, 1), (10, 1)]
@@ -187,16 +190,16 @@ def test_ecp5_part_keeps_every_multiplier_in_its_blocks():
     passes: 128 lanes and layer 1's 2 (as on xc7z010), 130 MULT18X18D. An automatic fold
     takes one input per clock on an ECP5 (hardware_plan.AUTO_MAX_SIMD_ECP5: the SIMD-4 fold
     did not route there), so that is its choice too. With SIMD allowed it would take 4
-    inputs per clock in 1381 clocks: 196 groups, (1381 - 205) // 196 + 1 = 7 passes, 37
-    lanes, 148 multipliers, and layer 1's (1381 - 277) // 256 + 1 = 5 passes, 2 lanes: 150;
-    layer 0 then starts early, every 7 x 196 + 1 = 1373 clocks. Without: 1569 (1568 + 1)."""
+    inputs per clock: 196 groups, 7 passes, 37 lanes (1 + 7 x 196 + 10 = 1383 clocks), 148
+    multipliers, and layer 1's 5 passes, 2 lanes (5 x 256 + 19 + 2 = 1301): 150; layer 0
+    then starts early, every 1 + 7 x 196 + 1 = 1374 clocks. Without: 1570 (1 + 1568 + 1)."""
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=1)
-    assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1569, 130, 0)
+    assert (c.pe, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], 1570, 130, 0)
     assert "no LUT multipliers on an ECP5" in c.limit
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f")
-    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], [1, 1], 1569, 130, 0)
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([128, 2], [1, 1], 1570, 130, 0)
     c = hp.choose_fold(ones_model([784, 256, 10]), "lfe5u-85f", max_simd=16)
-    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([37, 2], [4, 1], 1373, 150, 0)
+    assert (c.pe, c.simd, c.interval, c.dsp_macs, c.lut_macs) == ([37, 2], [4, 1], 1374, 150, 0)
     # place and route follows the part the design was made for
     import implement
     assert implement.part_for({"part": "lfe5u-45f"}, None) == "LFE5U-45F-6BG381C"
