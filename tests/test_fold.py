@@ -4,8 +4,8 @@ cycle count, AXI4-Stream wrapper with the interval, weights memories and, for on
 the lab wiring through the weights memory) passes against the integer reference model,
 on shapes where the lanes do not divide the neurons; the latencies are worked out here by
 hand from the rule in hardware_plan.py: per layer passes x inputs + read latency (2, or 13
-after a hidden layer) + 6 (+ 1 with SIMD above 1), plus the argmax's copy and one clock per
-class."""
+after a hidden layer) + 6 (+ 1 with SIMD above 1), + 1 in the first layer (it takes its
+start through a register), plus the argmax's copy and one clock per class."""
 from __future__ import annotations
 
 import json
@@ -29,46 +29,46 @@ pytestmark = pytest.mark.skipif(GHDL is None, reason="GHDL is not installed")
 
 # name, topology, options, latency by hand, passes by hand
 CASES = [
-    # 3 neurons in 1 lane: 3 passes; 2 in 1: 2 passes: (3*5+2+6) + (2*3+13+6) + (1+2)
-    ("f532a", [5, 3, 2], dict(pe=[1]), 23 + 25 + 3, [3, 2]),
+    # 3 neurons in 1 lane: 3 passes; 2 in 1: 2 passes: (1+3*5+2+6) + (2*3+13+6) + (1+2)
+    ("f532a", [5, 3, 2], dict(pe=[1]), 24 + 25 + 3, [3, 2]),
     # 2 lanes for 3 neurons (lane 1 idle in pass 2); the last layer has 2 neurons: one pass
-    ("f532b", [5, 3, 2], dict(pe=[2]), (2 * 5 + 8) + (3 + 19) + 3, [2, 1]),
-    ("f100a", [100, 13, 7, 10], dict(pe=[3]), (5 * 100 + 8) + (3 * 13 + 19)
+    ("f532b", [5, 3, 2], dict(pe=[2]), (2 * 5 + 9) + (3 + 19) + 3, [2, 1]),
+    ("f100a", [100, 13, 7, 10], dict(pe=[3]), (5 * 100 + 9) + (3 * 13 + 19)
      + (4 * 7 + 19) + 11, [5, 3, 4]),
     # one value per layer, 4 DSP lanes: the others multiply in LUTs
     ("f100b", [100, 13, 7, 10], dict(pe=[5, 1, 7], dsp_budget=4),
-     (3 * 100 + 8) + (7 * 13 + 19) + (2 * 7 + 19) + 11, [3, 7, 2]),
+     (3 * 100 + 9) + (7 * 13 + 19) + (2 * 7 + 19) + 11, [3, 7, 2]),
     ("f100c", [100, 13, 7, 10], dict(pe=[4], weight_bits=4),
-     (4 * 100 + 8) + (2 * 13 + 19) + (3 * 7 + 19) + 11, [4, 2, 3]),
+     (4 * 100 + 9) + (2 * 13 + 19) + (3 * 7 + 19) + 11, [4, 2, 3]),
     ("f100d", [100, 13, 7, 10], dict(pe=[2], weight_bits=12, encoding="fixed", frac_bits=10,
                                      dsp_budget=3),
-     (7 * 100 + 8) + (4 * 13 + 19) + (5 * 7 + 19) + 11, [7, 4, 5]),
+     (7 * 100 + 9) + (4 * 13 + 19) + (5 * 7 + 19) + 11, [7, 4, 5]),
     ("f100e", [100, 13, 7, 10], dict(pe=[5], per_neuron_scale=True),
-     (3 * 100 + 8) + (2 * 13 + 19) + (2 * 7 + 19) + 11, [3, 2, 2]),
+     (3 * 100 + 9) + (2 * 13 + 19) + (2 * 7 + 19) + 11, [3, 2, 2]),
     # 40 neurons in 16 lanes (8 idle in pass 3), read through the two-step select
-    ("f2040", [20, 40, 3], dict(pe=[16]), (3 * 20 + 8) + (40 + 19) + 4, [3, 1]),
+    ("f2040", [20, 40, 3], dict(pe=[16]), (3 * 20 + 9) + (40 + 19) + 4, [3, 1]),
     # one layer: the lab wiring (weights memory + layer) is among its benches
-    ("f78410", [784, 10], dict(pe=[3]), 4 * 784 + 8 + 11, [4]),
+    ("f78410", [784, 10], dict(pe=[3]), 4 * 784 + 9 + 11, [4]),
     # SIMD (first layer): ceil(n_in / S) groups per pass, one more stage (the products' sum)
-    ("f532s", [5, 3, 2], dict(simd=[2, 1]), (3 + 2 + 6 + 1) + (3 + 19) + 3, [1, 1]),
+    ("f532s", [5, 3, 2], dict(simd=[2, 1]), (1 + 3 + 2 + 6 + 1) + (3 + 19) + 3, [1, 1]),
     # S above the inputs: one group
-    ("f532t", [5, 3, 2], dict(simd=[9, 1]), (1 + 9) + 22 + 3, [1, 1]),
+    ("f532t", [5, 3, 2], dict(simd=[9, 1]), (1 + 1 + 9) + 22 + 3, [1, 1]),
     ("f100s", [100, 13, 7, 10], dict(simd=[3, 1, 1], pe=[4]),
-     (4 * 34 + 9) + (2 * 13 + 19) + (3 * 7 + 19) + 11, [4, 2, 3]),
+     (4 * 34 + 10) + (2 * 13 + 19) + (3 * 7 + 19) + 11, [4, 2, 3]),
     # 16 inputs per clock, 3 lanes, a DSP budget of 20: one lane's 16 multipliers in DSP
     # blocks, the other two lanes' 32 in LUTs; the lab wiring again
-    ("f784s", [784, 10], dict(simd=[16], pe=[3], dsp_budget=20), 4 * 49 + 9 + 11, [4]),
+    ("f784s", [784, 10], dict(simd=[16], pe=[3], dsp_budget=20), 4 * 49 + 10 + 11, [4]),
     # DSP pairs (two lanes per block), 4 blocks: layer 0's 5 lanes in 3 (the last one
     # single), layer 1's 3 lanes: 2 paired in the block left, 1 in LUTs; layer 2: LUTs
     ("f100p", [100, 13, 7, 10], dict(pe=[5, 3, 7], dsp_budget=4, dsp_pairs=True),
-     (3 * 100 + 8) + (3 * 13 + 19) + (2 * 7 + 19) + 11, [3, 3, 2]),
+     (3 * 100 + 9) + (3 * 13 + 19) + (2 * 7 + 19) + 11, [3, 3, 2]),
     # 4-bit weights paired, 3 blocks: 4 lanes in 2, then 2 of layer 1's 4 in the third
     ("f100q", [100, 13, 7, 10], dict(pe=[4], weight_bits=4, dsp_budget=3, dsp_pairs=True),
-     (4 * 100 + 8) + (2 * 13 + 19) + (3 * 7 + 19) + 11, [4, 2, 3]),
+     (4 * 100 + 9) + (2 * 13 + 19) + (3 * 7 + 19) + 11, [4, 2, 3]),
     # SIMD 4 and pairs, 5 blocks: 2 lanes x 4 inputs in 4 blocks, the third lane in LUTs;
     # the lab wiring again
     ("f784p", [784, 10], dict(simd=[4], pe=[3], dsp_budget=5, dsp_pairs=True),
-     4 * 196 + 9 + 11, [4]),
+     4 * 196 + 10 + 11, [4]),
 ]
 # DSP blocks per layer by hand (the cases with DSP pairs)
 PAIRED_BLOCKS = {"f100p": [(5, 3), (2, 1), (0, 0)], "f100q": [(4, 2), (2, 1), (0, 0)],
@@ -211,47 +211,52 @@ def test_folding_a_wide_layer_is_refused_with_what_to_do(tmp_path):
 # for the argmax), and at least the result's beats. The latency: the layers' clocks, + 1
 # per hidden layer (the registered start), + the argmax's (its copy + one per class).
 FLIGHT = [
-    # (layers in flight: layer 0 reads the input buffer 3 clocks after the address, its
-    # address registered beside the RAM)
-    # layer 1 (3 + 13 + 6 = 22, + 2) is slower than layer 0 (5 + 3 + 6 = 14)
-    ("g532", [5, 3, 2], dict(in_flight=True), 14 + 22 + 1 + 3, 24),
-    # layer 0 folded into 7 lanes, 6 passes: 6 * 5 + 9 = 39; layer 1: 40 + 19 = 59, + 2
-    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 39 + 59 + 1 + 4, 61),
-    # one layer of 3 + 9 = 12 clocks, 12 classes (the argmax: 1 + 12): 12 + 13 + 1
-    ("g312", [3, 12], dict(in_flight=True), 12 + 13, 26),
-    # four layers: 39, 39 + 2, 39 + 2, 39 + 2 (layers 1 and 2 do not start early: with
-    # the next layer's 39 + 2 + 2 they would need 82 clocks, not less than 2 x 41)
-    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 39 + 3 * 39 + 3 + 11, 41),
+    # (layers in flight: layer 0 takes its start through a register and reads the input
+    # buffer 3 clocks after the address, its address registered beside the RAM: 1 + inputs
+    # + 3 + 6 clocks)
+    # layer 1 (3 + 13 + 6 = 22, + 2) is slower than layer 0 (1 + 5 + 3 + 6 = 15)
+    ("g532", [5, 3, 2], dict(in_flight=True), 15 + 22 + 1 + 3, 24),
+    # layer 0 folded into 7 lanes, 6 passes: 1 + 6 * 5 + 9 = 40; layer 1: 40 + 19 = 59, + 2
+    ("g5403", [5, 40, 3], dict(in_flight=True, pe=[7]), 40 + 59 + 1 + 4, 61),
+    # one layer of 1 + 3 + 9 = 13 clocks, 12 classes (the argmax: 1 + 12): 13 + 13 + 1
+    ("g312", [3, 12], dict(in_flight=True), 13 + 13, 27),
+    # four layers: 40 (it starts early: 1 + 30 + 1 = 32, layer 1 ready in time: 40 + 39 +
+    # 2 < 2 x 41), 39 + 2, 39 + 2, 39 + 2 (layers 1 and 2 do not start early: with the
+    # next layer's 39 + 2 + 2 they would need 82 clocks, not less than 2 x 41)
+    ("g4l", [30, 20, 20, 20, 10], dict(in_flight=True), 40 + 3 * 39 + 3 + 11, 41),
     # two layers, the last (6 + 19 = 25) not longer than the argmax (1 + 24): 25 + 25 + 3
-    ("g6624", [6, 6, 24], dict(in_flight=True), 15 + 25 + 1 + 25, 53),
+    ("g6624", [6, 6, 24], dict(in_flight=True), 16 + 25 + 1 + 25, 53),
     # the last layer slowest (1 lane, 4 passes: 4 * 3 + 19 = 31, + 2), layer 0 fastest (4
-    # inputs per clock: 3 + 10 = 13), layer 1 (5 + 19 = 24): layer 1's results wait while
-    # layer 2 works, so layer 0 may hand its next results only once layer 1 is ready again
-    # (idle and copied), not merely idle: else layer 1's start was lost
+    # inputs per clock: 1 + 3 + 10 = 14), layer 1 (5 + 19 = 24): layer 1's results wait
+    # while layer 2 works, so layer 0 may hand its next results only once layer 1 is ready
+    # again (idle and copied), not merely idle: else layer 1's start was lost
     ("g12534", [12, 5, 3, 4], dict(in_flight=True, simd=[4, 1, 1], pe=[5, 3, 1]),
-     13 + 24 + 31 + 2 + 5, 33),
-    # early start: layer 0 (100 + 9 = 109) takes the next image once its 100 inputs are
-    # issued: every 101 clocks; layer 1 is ready again long before (13 + 19 = 32)
-    ("g100e", [100, 13, 7, 10], dict(in_flight=True), 109 + 32 + 26 + 2 + 11, 101),
+     14 + 24 + 31 + 2 + 5, 33),
+    # early start: layer 0 (1 + 100 + 9 = 110) takes the next image once its 100 inputs
+    # are issued: every 1 + 100 + 1 = 102 clocks; layer 1 is ready again long before (13 +
+    # 19 = 32)
+    ("g100e", [100, 13, 7, 10], dict(in_flight=True), 110 + 32 + 26 + 2 + 11, 102),
     # layer 1 starts early (60 inputs: 60 + 1 + 2 = 63, its clocks 60 + 19 = 79, + 2)
-    ("g1060e", [10, 60, 10, 5], dict(in_flight=True), 19 + 79 + 29 + 2 + 6, 63),
+    ("g1060e", [10, 60, 10, 5], dict(in_flight=True), 20 + 79 + 29 + 2 + 6, 63),
     # no early start: layer 1 (20 + 19 = 39) would not be ready for the results of the
-    # image after next (49 + 39 + 2 > 2 x 41: the intervals would alternate)
-    ("g4020", [40, 20, 5], dict(in_flight=True), 49 + 39 + 1 + 6, 49),
+    # image after next (50 + 39 + 2 > 2 x 42, 42 = 1 + 40 + 1: the intervals would
+    # alternate), so every 1 + 40 + 9 = 50 clocks
+    ("g4020", [40, 20, 5], dict(in_flight=True), 50 + 39 + 1 + 6, 50),
     # a folded last layer (1 lane, 38 passes of 3 inputs: 114 + 19 = 133, + 2) whose next
     # image starts while the argmax (39 clocks) still compares: its logits change only at
     # the last pass's end (they changed after the first pass, ~20 clocks in: logit 0 was
-    # wrong through the AXI4-Stream wrapper). Layer 0: 26 groups + 10 = 36, early start.
+    # wrong through the AXI4-Stream wrapper). Layer 0: 1 + 26 groups + 10 = 37, early start.
     ("g51838", [51, 8, 3, 38], dict(in_flight=True, simd=[2, 1, 1], pe=[8, 3, 1]),
-     36 + 27 + 133 + 2 + 39, 135),
+     37 + 27 + 133 + 2 + 39, 135),
     # four layers, the three hidden ones able to start early, every stage near 785 clocks
-    # (layer 0 784 + 9 = 793; layers 1, 2 and 3 (4 lanes for 10 neurons) 3 passes of 256
-    # inputs + 19 = 787): layer 2 would start early only if layer 3 were ready in time,
-    # 787 + 2 + 787 + 2 = 1578, not less than 2 x 789, and so on back to layer 0: no early
-    # start, an image every 793 clocks (the rule took equality as in time and predicted 787;
-    # the AXI4-Stream bench measured 792, bench_fold.py's SFC sweep found it)
+    # (layer 0 1 + 784 + 9 = 794; layers 1, 2 and 3 (4 lanes for 10 neurons) 3 passes of
+    # 256 inputs + 19 = 787): layer 2 would start early only if layer 3 were ready in time,
+    # 787 + 2 + 787 + 2 = 1578, not less than 2 x 789, and so on back to layer 0 (794 + 787
+    # + 2 > 2 x 789): no early start, an image every 794 clocks (the rule took equality as
+    # in time and predicted 787; the AXI4-Stream bench measured 792, bench_fold.py's SFC
+    # sweep found it)
     ("gsfc", [784, 256, 256, 256, 10], dict(in_flight=True, pe=[256, 86, 86, 4]),
-     793 + 3 * 787 + 3 + 11, 793),
+     794 + 3 * 787 + 3 + 11, 794),
 ]
 
 

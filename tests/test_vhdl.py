@@ -242,12 +242,13 @@ def test_model_mode_writes_measured_results(tmp_path):
     np.testing.assert_array_equal(logits, ref_logits)
     np.testing.assert_array_equal(classes, ref_classes)
     report = json.loads((out / "report.json").read_text())
-    # clocks, from the layer's design: layer 0 5 inputs + 2 (memory read, output register) + 6
-    # (weights_r, the multiplier's 3, the products' register, the sum); layer 1 3 inputs + 13
+    # clocks, from the layer's design: layer 0 1 (its start register) + 5 inputs + 2 (memory
+    # read, output register) + 6 (weights_r, the multiplier's 3, the products' register, the
+    # sum); layer 1 3 inputs + 13
     # (the address registered, select in 3 steps, 9 requantizer stages) + 6; the argmax 3
     # (the copy, then one logit per clock)
-    assert report["latency_cycles"] == 13 + 22 + 3 == 38
-    assert set(cycles.tolist()) == {38}
+    assert report["latency_cycles"] == 14 + 22 + 3 == 39
+    assert set(cycles.tolist()) == {39}
 
 
 def test_model_mode_rejects_inputs_out_of_range(tmp_path):
