@@ -144,8 +144,9 @@ def test_main_job_is_bit_exact():
             # per result (class + one beat per output) when that is longer
             n_out = int(cols[1].split("-")[-1])
             # layers in flight: the slowest layer, layer 0 here, which starts early: the
-            # clock after its last input is issued
-            in_flight = {"mnist_256_10_flight": 784 + 1, "odd_100_13_7_10_flight": 100 + 1}
+            # clock after its last input is issued (its start register, then its inputs)
+            in_flight = {"mnist_256_10_flight": 1 + 784 + 1,
+                         "odd_100_13_7_10_flight": 1 + 100 + 1}
             assert cols[10] == str(in_flight.get(cols[0], max(int(cols[6]) + 1, n_out + 1))), \
                 f"axis cycles per image: {line}"
             lanes = [int(p) for p in cols[11].split(",")]
@@ -155,11 +156,11 @@ def test_main_job_is_bit_exact():
             checked += 1
     assert checked == len(examples.examples()), r.stdout[-2000:]
     big = next(l for l in table if l.startswith("mnist_256_10 "))
-    # the pipeline's cost over one input per clock: 2 + 6 clocks in layer 0 (the input
-    # buffer's RAM and output register, the multiply-accumulate pipeline), 13 + 6 in
-    # layer 1 (the address copies, the three-step select and the requantizer), 11 in the
-    # argmax (the copy, then one per clock)
-    assert int(big.split()[5]) == 784 + 256 + 38
+    # the pipeline's cost over one input per clock: 1 + 2 + 6 clocks in layer 0 (its start
+    # register, the input buffer's RAM and output register, the multiply-accumulate
+    # pipeline), 13 + 6 in layer 1 (the address copies, the three-step select and the
+    # requantizer), 11 in the argmax (the copy, then one per clock)
+    assert int(big.split()[5]) == 784 + 256 + 39
     # the console: a line per phase and the table (VUnit alone printed about 930 lines), no
     # colour codes into a pipe, no "Output file:" naming a folder deleted at the end
     assert "\x1b" not in out and "Output file:" not in out
