@@ -196,8 +196,8 @@ def wide_acc(acc_bits: int) -> bool:
 
 
 def start_clocks(layer: int) -> int:
-    """Clocks from a layer's start to its first input address beyond the one of every
-    layer: the first layer's start register (START_CLOCKS)."""
+    """Clocks a layer's start waits before it acts: the first layer takes it through a
+    register (START_CLOCKS), the others act on it at once (it comes from a register)."""
     return START_CLOCKS if layer == 0 else 0
 
 
@@ -300,8 +300,9 @@ def flight_interval(cycles: list[int], n_classes: int, input_words: int,
     """Clocks between images with layers in flight, through the AXI4-Stream wrapper (see
     the module's docstring): the slowest stage (a layer's clocks, or with an early start
     its sweep + 1, + the first layer's start register; a layer after the first: + 2, it is
-    seen ready through a register and its start pulse is a register), the argmax's wait when the last layer is not longer
-    than it, the result's beats out, the image's words in."""
+    seen ready through a register and its start pulse is a register), the argmax's wait
+    when the last layer is not longer than it, the result's beats out, the image's words
+    in."""
     early = early or [False] * len(cycles)
     stage = max((start_clocks(l) + sweeps[l] + 1 if early[l] else c)
                 + (HANDOFF_CLOCKS + 1 if l > 0 else 0)

@@ -4,9 +4,10 @@
 -- question: class_out is 1 when its logit is above 0, else 0.
 -- start is a one-cycle pulse while `logits` is valid (they are copied then, and only
 -- copied: no comparison reads the inputs, which come from registers that may sit far
--- away), and only while idle (not before `done` of the last start). The logits are then compared one per clock, as a student would by hand: logit 0
--- is the best so far, then logits 1 .. N - 1 pass by one at a time and replace the best
--- when they are strictly greater. One comparison per clock keeps the logic between
+-- away), and only while idle (not before `done` of the last start). The logits are then
+-- compared one per clock, as a student would by hand: logit 0 is the best so far, then
+-- logits 1 .. N - 1 pass by one at a time and replace the best when they are strictly
+-- greater. One comparison per clock keeps the logic between
 -- registers short (comparing all logits in one clock is a chain of N - 1 comparisons:
 -- too slow for 100 MHz).
 -- Each comparison is made one clock ahead, into the flip-flop `beats_best`: the carry
@@ -124,10 +125,20 @@ begin
     end generate g_scan;
 
     p_argmax : process (clk)
+      -- in_line - ahead and best_value - ahead, negative when ahead is greater
       variable line_minus, best_minus : signed(ACC_BITS downto 0);
     begin
       if rising_edge(clk) then
         done <= '0';
+        -- look ahead, every clock: the logit ahead against what will be the best so far
+        -- (in_line if it beats the best now, else the best). This is the loop that sets
+        -- the argmax's clock (best_value -> compare -> beats_best -> best_value's enable),
+        -- so each comparison is a subtraction one bit wider than the logits: ahead is
+        -- greater exactly when the difference is negative, its sign bit, the end of one
+        -- carry chain; one LUT then picks (a `>` of signed numbers put several LUT levels
+        -- after the carry chain on an ECP5, docs/timing.md). On the start clock
+        -- beats_best is set, which makes logit 0 the first best (there is none before it);
+        -- outside a scan nobody reads it
         line_minus := resize(in_line, ACC_BITS + 1) - resize(ahead, ACC_BITS + 1);
         best_minus := resize(best_value, ACC_BITS + 1) - resize(ahead, ACC_BITS + 1);
         beats_best <= start or (beats_best and line_minus(ACC_BITS))
@@ -146,9 +157,12 @@ begin
         end loop;
         waiting(N * ACC_BITS - 1 downto (N - 2) * ACC_BITS) <= (others => '0');
         if scanning = '0' then
+          -- clock 1 (start) and before: logit 0 in line, logit 1 ahead, the rest wait;
+          -- nothing is compared from the layer's logit registers, which may sit far away
           in_line <= signed(logits(ACC_BITS - 1 downto 0));
           ahead   <= signed(logits(2 * ACC_BITS - 1 downto ACC_BITS));
         else
+          -- every logit moves one place along the line
           in_line <= ahead;
           ahead   <= signed(waiting(ACC_BITS - 1 downto 0));
         end if;
@@ -156,6 +170,8 @@ begin
           next_index <= 0;
           scanning   <= '1';
         elsif scanning = '1' then
+          -- clocks 2 .. N + 1: in_line replaces the best so far if it is strictly greater
+          -- (beats_best, compared last clock): the lowest index wins a tie
           if beats_best = '1' then
             best_value <= in_line;
             best_index <= next_index;
@@ -163,6 +179,7 @@ begin
           if ending = '0' then
             next_index <= next_index + 1;
           else
+            -- clock N + 1: the last logit decides between itself and the best so far
             if beats_best = '1' then
               class_out <= int_to_slv(next_index, CLASS_BITS);
             else
