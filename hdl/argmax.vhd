@@ -63,10 +63,6 @@ architecture rtl of argmax is
   signal best_index : natural range 0 to N - 1 := 0;
   signal scanning   : std_logic := '0';
   signal beats_best : std_logic := '0';  -- in_line is greater than the best so far
-  signal ending     : std_logic;  -- the last comparison is made now (scanning ends)
-  -- scanning again, one register per waiting logit (g_scan); the name ends in _rep: the
-  -- open flow keeps the copies, Vivado for keep
-  signal scan_reps  : std_logic_vector(0 to N - 1);
   attribute keep : string;
 begin
 
@@ -96,6 +92,11 @@ begin
   end generate g_yes_no;
 
   g_classes : if N > 1 generate
+    signal ending    : std_logic;  -- the last comparison is made now (scanning ends)
+    -- scanning again, one register per waiting logit (g_scan); the name ends in _rep: the
+    -- open flow keeps the copies, Vivado for keep
+    signal scan_reps : std_logic_vector(0 to N - 1);
+  begin
     ending <= '1' when scanning = '1' and next_index = N - 1 else '0';
 
     -- the copies of scanning, one beside each waiting logit (the last two slots hold zeros)
