@@ -75,15 +75,25 @@ def mult18_needed(report: dict) -> int:
     return sum(x["dsp_macs"] + x["requant_multipliers"] for x in report["layers"])
 
 
+def fitting_dsp_budget(report: dict, part: str) -> int | None:
+    """The largest --dsp-budget with which the design's DSP multipliers fit the part's
+    MULT18X18D (the requantizers' multipliers stay in DSP blocks), or None if it fits as
+    it is."""
+    need, have = mult18_needed(report), ECP5_PARTS[part]["MULT18X18D"]
+    if need <= have:
+        return None
+    return max(0, have - (need - report["totals"]["dsp_macs"]))
+
+
 def check_multipliers_fit(report: dict, part: str) -> None:
     """Refuse before any synthesis a design with more DSP multipliers than the part has
     (nextpnr would fail after minutes with "no BELs remaining")."""
-    need, have = mult18_needed(report), ECP5_PARTS[part]["MULT18X18D"]
-    if need > have:
-        spare = need - report["totals"]["dsp_macs"]
+    budget = fitting_dsp_budget(report, part)
+    if budget is not None:
         raise ImplementError(
-            f"{report['name']} needs {need} MULT18X18D, {part} has {have}: regenerate it "
-            f"with --dsp-budget {max(0, have - spare)} (the other multiply-accumulates then "
+            f"{report['name']} needs {mult18_needed(report)} MULT18X18D, {part} has "
+            f"{ECP5_PARTS[part]['MULT18X18D']}: regenerate it "
+            f"with --dsp-budget {budget} (the other multiply-accumulates then "
             f"use LUT multipliers), or folded for the part: --fold auto --part "
             f"{PART_NAME_FOR_ECP5.get(part, 'lfe5u-85f')}")
 

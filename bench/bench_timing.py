@@ -3,12 +3,13 @@
 
     python bench/bench_timing.py [--seeds 1,2,3] [--clock-mhz 125] [--only NAME,...]
                                  [--json bench/timing.json] [--markdown docs/timing.md]
-    python bench/bench_timing.py --examples [--seeds 1] [--only NAME,...]
+    python bench/bench_timing.py --examples [--fit] [--seeds 1] [--only NAME,...]
 
 --examples: the same for every example network of `python vunit_run.py` (examples.py,
 their own weights and options), one seed by default, into bench/timing_examples.json and
 the second table of docs/timing.md. An example with more multipliers in DSP blocks than
-the part's MULT18X18D is refused by implement.py at once and recorded so.
+the part's MULT18X18D is refused by implement.py at once and recorded so; with --fit it
+is generated again with the --dsp-budget that the refusal names and placed.
 
 For each network below (seeded random weights, int8, the generator's defaults, as the
 example networks): implement.py on LFE5U-85F-6BG381C out of context (Yosys synth_ecp5,
@@ -22,6 +23,7 @@ Fmax figures do not depend on the load, the seconds do (the load is recorded).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -71,12 +73,27 @@ def example_options(ex: examples.Example) -> dict:
 
 
 def measure_example(ex: examples.Example, seeds: list[int], clock_mhz: float,
-                    work: Path) -> dict:
-    """An example network as vunit_run.py generates it, placed and routed."""
-    g = generator.generate(ex.model, out=work / ex.name, name=ex.name,
-                           vectors=generator.default_vectors(ex.model.topology[0], 8, 4),
-                           opts=ex.opts, log=lambda *_: None)
-    return implement_row(g, ex.name, list(g.q.topology), example_options(ex), seeds, clock_mhz)
+                    work: Path, fit: bool = False) -> dict:
+    """An example network as vunit_run.py generates it, placed and routed. With fit, one
+    with more DSP multipliers than the part has is generated again with the --dsp-budget
+    that implement.py's refusal names (the rest on LUT multipliers), as a user would."""
+    def generate(opts: generator.Options, out: Path):
+        return generator.generate(ex.model, out=out, name=ex.name,
+                                  vectors=generator.default_vectors(ex.model.topology[0], 8, 4),
+                                  opts=opts, log=lambda *_: None)
+    g = generate(ex.opts, work / ex.name)
+    options = example_options(ex)
+    budget = implement.fitting_dsp_budget(g.report, implement.DEFAULT_ECP5)
+    if not (fit and budget is not None):
+        return implement_row(g, ex.name, list(g.q.topology), options, seeds, clock_mhz)
+    refit = (f"as generated it needs {implement.mult18_needed(g.report)} MULT18X18D, "
+             f"the part has {implement.ECP5_PARTS[implement.DEFAULT_ECP5]['MULT18X18D']}")
+    print(f"  {refit}: generated again with --dsp-budget {budget}", flush=True)
+    g = generate(dataclasses.replace(ex.opts, dsp_budget=budget), work / (ex.name + "_fit"))
+    row = implement_row(g, ex.name, list(g.q.topology), {**options, "dsp_budget": budget},
+                        seeds, clock_mhz)
+    row["refit"] = refit
+    return row
 
 
 def implement_row(g, name: str, topology: list[int], options: dict, seeds: list[int],
@@ -122,7 +139,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
              "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         topo = "-".join(map(str, r["topology"])) + "".join(
-            f", {flag(k, v)}" for k, v in r.get("options", {}).items())
+            f", {flag(k, v)}" for k, v in r.get("options", {}).items()) + (
+            f"; {r['refit']}" if r.get("refit") else "")
         if not r["placed"]:
             lines.append(f"| {r['name']} ({topo}) | {r['cycles']} | {r.get('interval', '')} | "
                          f"not placed: {r['why'][:160]} | | | | | | | | | |")
@@ -148,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", action="store_true",
                    help="the example networks of vunit_run.py instead (one seed by default), "
                         "into bench/timing_examples.json and docs/timing.md's second table")
+    p.add_argument("--fit", action="store_true",
+                   help="with --examples: an example with more DSP multipliers than the "
+                        "part has is generated again with the --dsp-budget that fits (the "
+                        "refusal's advice) and placed, instead of recorded as refused")
     p.add_argument("--seeds", type=implement.parse_seeds, default=None,
                    help="placement seeds (default 1,2,3; with --examples 1)")
     p.add_argument("--clock-mhz", type=float, default=125.0,
@@ -184,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{name} ...", flush=True)
             if args.examples:
-                row = measure_example(case, args.seeds, args.clock_mhz, Path(tmp))
+                row = measure_example(case, args.seeds, args.clock_mhz, Path(tmp), args.fit)
             else:
                 topology, seed, options = case
                 row = measure(name, topology, seed, options, args.seeds, args.clock_mhz,
