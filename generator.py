@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+import board_files
 import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget, is_ecp5
@@ -133,7 +134,8 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
         rf"({hdl})", r"quantized\.npz", r"report\.json",
         r"vectors/(inputs|expected|weights_l\d+)\.csv",
         rf"tb/tb_{n}(_axis|_weights)?\.vhd",
-        rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe")]
+        rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe",
+        r"vivado/build\.tcl", rf"vivado/{n}_axis_ooc\.xdc", r"driver/bram_mlp_driver\.py")]
 
 
 def _read_report(folder: Path) -> dict | None:
@@ -579,6 +581,24 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     for hdl in (HDL_FILES + (HDL_WIDE_FILES if plan.any_wide else ())
                 + (HDL_PAIRS_FILES if any(x.dsp_pairs and x.dsp_lanes for x in plan.layers) else ())):
         files[hdl] = (HDL_DIR / hdl).read_text()
+
+    # the Vivado build script (block design with a Zynq's DMA, or the core out of context)
+    if board_files.has_vivado_flow(opts.part):
+        sources = sorted(f for f in files if f.endswith(".vhd") and "/" not in f)
+        vivado = board_files.vivado_context(name, plan, opts.part, opts.clock_mhz, sources)
+        files["vivado/build.tcl"] = render(
+            "build.tcl.j2", f"{name}: Vivado build script (block design with AXI DMA, or "
+            "out of context)", **vivado)
+        files[f"vivado/{vivado['xdc_name']}"] = render(
+            "constraints.xdc.j2", f"{name}_axis: clock constraint for out-of-context builds",
+            **vivado)
+    # the PYNQ driver (a Zynq's processing system runs it)
+    if board_files.has_pynq_flow(opts.part):
+        layout = board_files.driver_layout(name, plan, q.input_bits, q.topology[0],
+                                           opts.clock_mhz)
+        files["driver/bram_mlp_driver.py"] = render(
+            "bram_mlp_driver.py.j2", f"{name}: PYNQ driver (AXI DMA)",
+            **board_files.driver_context(layout))
 
     # test vectors from the integer reference model (the oracle)
     logits, classes = qf.reference_forward(q, vectors)

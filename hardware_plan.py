@@ -109,8 +109,9 @@ def ramb18_per_rom(depth: int, width: int) -> int:
 
 def s_axis_bits(word_bits: int) -> int:
     """s_axis_tdata width: one input word per beat (the codes layer 0 takes in a clock), in
-    whole bytes (AXI4-Stream)."""
-    return 8 * math.ceil(word_bits / 8)
+    a width an AXI DMA streams: 8, 16, 32, 64, ... bits (PG021: the stream data width is a
+    power of two bytes; three 8-bit codes per beat take 32 bits)."""
+    return max(8, 1 << (word_bits - 1).bit_length())
 
 
 def input_buffer_ramb18(n_in: int, input_bits: int, simd: int) -> int:

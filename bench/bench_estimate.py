@@ -57,6 +57,7 @@ def main() -> int:
                     "second_part": round(t_second, 2)},
         "peak_rss_mb": round(peak_mb),
         "counts": {k: first[k] for k in estimate.RESOURCES},
+        "lut_includes": {k: first[k] for k in ("LUTRAM", "SRL")},   # as the estimate prints
         "second_part_same_cells": second["cells"] == first["cells"],
         "uptime_after": uptime()})
     print(f"{'-'.join(map(str, topology))}: estimate {t_first:.0f} s (ghdl "

@@ -1,0 +1,251 @@
+"""The Vivado build script every design gets (vivado/build.tcl) and its out-of-context
+constraints, run in Debian's tclsh with Vivado's commands replaced by checking stand-ins
+(tests/vivado_stub.tcl): each command and option as UG835 documents it, each IP and user
+parameter from a list (AXI DMA 7.1: PG021), each pin and interface of the block design
+cells, the network's own read from its VHDL. No Vivado runs here; this proves the script
+is well-formed Tcl that calls only what exists, connects the network's real ports, and
+takes the design's stream widths and clock.
+
+    python3 -m pytest tests/test_vivado_scripts.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import generator  # noqa: E402
+from examples import random_float_model  # noqa: E402
+
+STUB = Path(__file__).resolve().parent / "vivado_stub.tcl"
+TCLSH = shutil.which("tclsh")
+pytestmark = pytest.mark.skipif(TCLSH is None, reason="needs tclsh (Debian: apt-get install tcl)")
+
+
+def make(tmp_path: Path, topology=(5, 3, 2), name: str = "net", **opts) -> Path:
+    g = generator.generate(random_float_model(list(topology), 1), out=tmp_path / name,
+                           name=name, vectors=generator.default_vectors(topology[0], 8, 4),
+                           opts=generator.Options(**opts), log=lambda *_: None)
+    return g.out
+
+
+def module_file(design: Path, entity: str, dest: Path) -> Path:
+    """The entity's ports and interfaces as the stand-ins' MODULES file: read from its VHDL
+    (ports in the entity's port clause; an interface per X_INTERFACE_INFO bus name, whose
+    ports are then not pins of their own)."""
+    text = (design / f"{entity}.vhd").read_text()
+    head = text[text.index(f"entity {entity} is"):text.index(f"end entity {entity}")]
+    ports = re.findall(r"^\s*(\w+)\s*:\s*(?:in|out|inout)\s", head, re.M)
+    buses = re.findall(r'X_INTERFACE_INFO of (\w+)\s*: signal is "xilinx\.com:interface:'
+                       r'[\w.:]+ (\w+) ', head)
+    in_bus = {port for port, _ in buses}
+    interfaces = sorted({bus for _, bus in buses})
+    pins = [p for p in ports if p not in in_bus]
+    dest.write_text(f"set module_pins({entity}) {{{' '.join(pins)}}}\n"
+                    f"set module_intf({entity}) {{{' '.join(interfaces)}}}\n")
+    return dest
+
+
+def run_script(design: Path, cwd: Path, *args: str, boards: str | None = None,
+               script: Path | None = None) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """build.tcl (or script) under the stand-ins, in cwd; the result and the logged calls."""
+    name = json.loads((design / "report.json").read_text())["name"]
+    modules = module_file(design, f"{name}_axis", cwd / "modules.tcl")
+    log = cwd / "calls.log"
+    env = dict(os.environ)
+    if boards is not None:
+        env["STUB_BOARDS"] = boards
+    res = subprocess.run([TCLSH, str(STUB), str(log), str(modules),
+                          str(script or design / "vivado" / "build.tcl"), *args],
+                         cwd=cwd, capture_output=True, text=True, timeout=60, env=env)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return res, calls
+
+
+def tcl_list(text: str) -> list[str]:
+    """The elements of a Tcl list of words and {braced} words (what the scripts pass in
+    -dict and -config; no quotes or backslashes there)."""
+    words, depth, word = [], 0, ""
+    for ch in text:
+        if ch == "{":
+            depth += 1
+            if depth == 1:
+                continue
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                words.append(word)
+                word = ""
+                continue
+        if ch.isspace() and depth == 0:
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += ch
+    assert depth == 0, f"unbalanced braces in {text!r}"
+    return words + ([word] if word else [])
+
+
+def find(calls: list[list[str]], command: str) -> list[list[str]]:
+    return [c for c in calls if c[0] == command]
+
+
+def dict_of(words: list[str], option: str) -> dict[str, str]:
+    """A `-dict {k v ...}` or `-config {...}` value as a dict."""
+    return dict(zip(*[iter(tcl_list(words[words.index(option) + 1]))] * 2))
+
+
+@pytest.fixture(scope="module")
+def design(tmp_path_factory) -> Path:
+    return make(tmp_path_factory.mktemp("vivado"))
+
+
+def test_block_design_connects_the_network_to_the_dma(design, tmp_path):
+    """Default: a PYNQ-Z2 project, the processing system with the board preset, the DMA
+    with the design's stream widths, the network as a module reference on both streams,
+    its clock and reset, validated, the wrapper on top; no synthesis."""
+    res, calls = run_script(design, tmp_path)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((design / "report.json").read_text())
+    project = find(calls, "create_project")[0]
+    assert project[project.index("-part") + 1] == "xc7z020clg400-1"
+    assert ["set_property", "board_part", "tul.com.tw:pynq-z2:part0:1.0", "stub_project"] in calls
+    added = tcl_list(find(calls, "add_files")[0][-1])
+    assert sorted(Path(f).name for f in added) == sorted(
+        f for f in report["files"] if f.endswith(".vhd") and "/" not in f)
+    assert all(Path(f).resolve().is_file() for f in added)
+    assert ["create_bd_cell", "-type", "module", "-reference", "net_axis", "net_axis_0"] in calls
+    dma = next(dict_of(c, "-dict") for c in find(calls, "set_property")
+               if c[-1] == "axi_dma_0")
+    assert dma["CONFIG.c_include_sg"] == "0"
+    assert int(dma["CONFIG.c_m_axis_mm2s_tdata_width"]) == report["axis"]["s_axis_bits"] == 8
+    assert int(dma["CONFIG.c_s_axis_s2mm_tdata_width"]) == report["axis"]["m_axis_bits"] == 32
+    ps = next(dict_of(c, "-dict") for c in find(calls, "set_property") if c[-1] == "ps7")
+    assert ps == {"CONFIG.PCW_USE_S_AXI_HP0": "1", "CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ": "100"}
+    preset = dict_of(find(calls, "apply_bd_automation")[0], "-config")
+    assert preset["apply_board_preset"] == "1"
+    nets = find(calls, "connect_bd_intf_net")
+    assert ["connect_bd_intf_net", "axi_dma_0/M_AXIS_MM2S", "net_axis_0/s_axis"] in nets
+    assert ["connect_bd_intf_net", "net_axis_0/m_axis", "axi_dma_0/S_AXIS_S2MM"] in nets
+    wires = [c[1:] for c in find(calls, "connect_bd_net")]
+    assert any("ps7/FCLK_CLK0" in w and "net_axis_0/aclk" in w for w in wires)
+    assert any("rst_net/peripheral_aresetn" in w and "net_axis_0/aresetn" in w for w in wires)
+    masters = {dict_of(c, "-config")["Master"] for c in find(calls, "apply_bd_automation")[1:]}
+    assert masters == {"/ps7/M_AXI_GP0", "/axi_dma_0/M_AXI_MM2S", "/axi_dma_0/M_AXI_S2MM"}
+    order = [c[0] for c in calls]
+    assert order.index("validate_bd_design") < order.index("make_wrapper")
+    assert ["set_property", "top", "net_bd_wrapper", "sources_1"] in calls
+    assert not find(calls, "launch_runs") and not find(calls, "synth_design")
+
+
+def test_impl_writes_bitstream_handoff_and_platform(design, tmp_path):
+    res, calls = run_script(design, tmp_path, "--impl", "--jobs", "4")
+    assert res.returncode == 0, res.stderr
+    assert ["launch_runs", "impl_1", "-to_step", "write_bitstream", "-jobs", "4"] in calls
+    copies = [c[-1] for c in find(calls, "file")]
+    assert [Path(c).name for c in copies] == ["net.bit", "net.hwh"]
+    assert all(Path(c).parent == tmp_path / "net_vivado" for c in copies)
+    assert find(calls, "write_hw_platform")[0][-1] == str(tmp_path / "net_vivado" / "net.xsa")
+
+
+def test_no_board_and_another_folder(design, tmp_path):
+    res, calls = run_script(design, tmp_path, "--no-board", "--dir", "elsewhere/p")
+    assert res.returncode == 0, res.stderr
+    assert not [c for c in find(calls, "set_property") if "board_part" in c]
+    assert dict_of(find(calls, "apply_bd_automation")[0], "-config")["apply_board_preset"] == "0"
+    assert find(calls, "create_project")[0][2] == str(tmp_path / "elsewhere" / "p")
+
+
+def test_missing_board_files_stop_with_what_to_do(design, tmp_path):
+    res, calls = run_script(design, tmp_path, boards="")
+    assert res.returncode != 0
+    assert "tul.com.tw:pynq-z2:part0:1.0 is not installed" in res.stderr
+    assert "--no-board" in res.stderr
+    assert not find(calls, "create_bd_design")
+
+
+def test_an_existing_project_folder_is_kept(design, tmp_path):
+    (tmp_path / "net_vivado").mkdir()
+    (tmp_path / "net_vivado" / "mine.txt").write_text("the user's")
+    res, calls = run_script(design, tmp_path)
+    assert res.returncode != 0 and "--force" in res.stderr
+    assert not calls and (tmp_path / "net_vivado" / "mine.txt").read_text() == "the user's"
+    res, calls = run_script(design, tmp_path, "--force")
+    assert res.returncode == 0, res.stderr
+
+
+def test_out_of_context_build_with_the_clock_constraint(tmp_path):
+    """--ooc: the core alone, non-project mode, the .xdc's clock = --clock-mhz; the .xdc
+    itself runs under the stand-ins too."""
+    design = make(tmp_path, clock_mhz=125.0)
+    res, calls = run_script(design, tmp_path, "--ooc", "--impl")
+    assert res.returncode == 0, res.stderr
+    synth = find(calls, "synth_design")[0]
+    assert synth[synth.index("-top") + 1] == "net_axis"
+    assert synth[synth.index("-mode") + 1] == "out_of_context"
+    assert [c[0] for c in calls if c[0].endswith("_design")] == [
+        "synth_design", "opt_design", "place_design", "route_design"]
+    xdc = find(calls, "read_xdc")[0][-1]
+    assert Path(xdc).name == "net_axis_ooc.xdc"
+    res, calls = run_script(design, tmp_path, script=Path(xdc))
+    assert res.returncode == 0, res.stderr
+    assert calls == [["get_ports", "aclk"],
+                     ["create_clock", "-period", "8.000", "-name", "aclk", "aclk"]]
+
+
+def test_artix_part_builds_the_core_alone(tmp_path):
+    """No processing system on an Artix-7: the block design is refused with what to do;
+    --ooc works for its device."""
+    design = make(tmp_path, part="xc7a100t")
+    res, calls = run_script(design, tmp_path)
+    assert res.returncode != 0 and "run with --ooc" in res.stderr and not calls
+    res, calls = run_script(design, tmp_path, "--ooc", "--force")
+    assert res.returncode == 0, res.stderr
+    synth = find(calls, "synth_design")[0]
+    assert synth[synth.index("-part") + 1] == "xc7a100tcsg324-1"
+
+
+def test_no_vivado_script_for_an_ecp5_design(tmp_path):
+    design = make(tmp_path, part="lfe5u-85f")
+    assert not (design / "vivado").exists()
+
+
+def test_wide_input_words_take_a_dma_stream_width(tmp_path):
+    """Three 8-bit codes per beat (--simd 3): 24 bits, streamed as 32 (an AXI DMA's stream
+    is 8, 16, 32, ... bits wide)."""
+    design = make(tmp_path, topology=(12, 4, 3), simd=[3, 1])
+    report = json.loads((design / "report.json").read_text())
+    assert report["axis"]["s_axis_bits"] == 32
+    res, calls = run_script(design, tmp_path)
+    assert res.returncode == 0, res.stderr
+    dma = next(dict_of(c, "-dict") for c in find(calls, "set_property") if c[-1] == "axi_dma_0")
+    assert dma["CONFIG.c_m_axis_mm2s_tdata_width"] == "32"
+
+
+@pytest.mark.parametrize("change, complaint", [
+    (("${name}_axis_0/s_axis]", "${name}_axis_0/s_axi]"), "has no interface 's_axi'"),
+    (("CONFIG.c_include_sg", "CONFIG.c_include_sgx"), "has no user parameter c_include_sgx"),
+    (("assign_bd_address", "assign_bd_addresses"), "'assign_bd_addresses' is neither"),
+    (("launch_runs impl_1 -to_step", "launch_runs impl_1 -upto_step"), "option -upto_step"),
+    (("axi_dma:7.1", "axi_dma:7.2"), "IP xilinx.com:ip:axi_dma:7.2 is not in the list"),
+    (("-reference ${name}_axis", "-reference ${name}_top"), "no module 'net_top'"),
+])
+def test_the_stand_ins_catch_a_wrong_script(design, tmp_path, change, complaint):
+    """The check can fail: one wrong name in a copy of the script stops it."""
+    text = (design / "vivado" / "build.tcl").read_text()
+    assert change[0] in text
+    script = tmp_path / "vivado" / "build.tcl"
+    script.parent.mkdir()
+    script.write_text(text.replace(change[0], change[1], 1))
+    res, _ = run_script(design, tmp_path, "--impl", script=script)
+    assert res.returncode != 0
+    assert complaint in res.stderr, res.stderr
