@@ -7,7 +7,15 @@ and <out>/driver/ for a Zynq; an ECP5 part has its own flow (implement.py).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
 from hardware_plan import DesignPlan
+
+DRIVERS_DIR = Path(__file__).resolve().parent / "drivers"
+C_DRIVER_FILES = ("bram_mlp_dma.c", "bram_mlp_dma.h")   # hand-written, copied as they are
+C_TEST_IMAGES = 4   # test vectors the C example's main() sends
 
 # vhdl_generator.py --part -> the device Vivado builds for (package and speed grade of the
 # board each part is most often found on)
@@ -68,3 +76,16 @@ def driver_context(layout: dict) -> dict:
     return {**{k: v for k, v in layout.items() if k != "name"},
             "layout": "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in layout.items()) + "}",
             "align": DMA_ALIGN_BYTES}
+
+
+def c_test_data(vectors: np.ndarray, logits: np.ndarray, classes: np.ndarray) -> dict:
+    """The first test vectors and the reference model's results, as C initializers."""
+    n = min(C_TEST_IMAGES, len(vectors))
+
+    def lines(values, per_line: int = 16) -> list[str]:
+        text = [str(int(v)) for v in values]
+        return [", ".join(text[i:i + per_line]) + "," for i in range(0, len(text), per_line)]
+
+    return {"n_test": n, "test_images": [lines(v) for v in vectors[:n]],
+            "test_classes": ", ".join(str(int(c)) for c in classes[:n]),
+            "test_logits": [", ".join(f"{int(v)}LL" for v in row) for row in logits[:n]]}

@@ -135,7 +135,8 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
         r"vectors/(inputs|expected|weights_l\d+)\.csv",
         rf"tb/tb_{n}(_axis|_weights)?\.vhd",
         rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe",
-        r"vivado/build\.tcl", rf"vivado/{n}_axis_ooc\.xdc", r"driver/bram_mlp_driver\.py")]
+        r"vivado/build\.tcl", rf"vivado/{n}_axis_ooc\.xdc",
+        r"driver/bram_mlp_(driver\.py|layout\.h|test_data\.h|dma\.[ch])")]
 
 
 def _read_report(folder: Path) -> dict | None:
@@ -592,13 +593,6 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         files[f"vivado/{vivado['xdc_name']}"] = render(
             "constraints.xdc.j2", f"{name}_axis: clock constraint for out-of-context builds",
             **vivado)
-    # the PYNQ driver (a Zynq's processing system runs it)
-    if board_files.has_pynq_flow(opts.part):
-        layout = board_files.driver_layout(name, plan, q.input_bits, q.topology[0],
-                                           opts.clock_mhz)
-        files["driver/bram_mlp_driver.py"] = render(
-            "bram_mlp_driver.py.j2", f"{name}: PYNQ driver (AXI DMA)",
-            **board_files.driver_context(layout))
 
     # test vectors from the integer reference model (the oracle)
     logits, classes = qf.reference_forward(q, vectors)
@@ -617,6 +611,21 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         files[f"coe/{name}_l{l}_weights.coe"] = weights_coe(
             q.W[l], q.weight_bits, f"{name} layer {l} weights", plan.layers[l].pe,
             plan.layers[l].simd)
+
+    # the drivers a Zynq's processing system runs: PYNQ (Python) and bare metal (C)
+    if board_files.has_pynq_flow(opts.part):
+        driver = board_files.driver_context(board_files.driver_layout(
+            name, plan, q.input_bits, q.topology[0], opts.clock_mhz))
+        files["driver/bram_mlp_driver.py"] = render(
+            "bram_mlp_driver.py.j2", f"{name}: PYNQ driver (AXI DMA)", **driver)
+        files["driver/bram_mlp_layout.h"] = render(
+            "bram_mlp_layout.h.j2", f"{name}: image and result layout of the AXI DMA transfers",
+            **driver)
+        files["driver/bram_mlp_test_data.h"] = render(
+            "bram_mlp_test_data.h.j2", f"{name}: test vectors and the reference model's results",
+            **board_files.c_test_data(vectors, logits, classes))
+        for c_file in board_files.C_DRIVER_FILES:
+            files[f"driver/{c_file}"] = (board_files.DRIVERS_DIR / c_file).read_text()
 
     import io
     buf = io.BytesIO()

@@ -64,12 +64,17 @@ FOLDED = {"fold_100_13_7_10": ([100, 13, 7, 10], 15, {"pe": [3], "dsp_budget": 4
                                                        "in_flight": True})}
 
 
+# 16-bit codes and weights in one layer: 35-bit logits, sent as 64-bit m_axis words (the
+# drivers' tests)
+WIDE_LOGITS = {"wide_logits_5_2": ([5, 2], 3, {"input_bits": 16, "weight_bits": 16})}
+
+
 def make_design(folder: Path, key: str) -> Path:
     """Generate example network `key` into folder/key; returns the design folder."""
     import vhdl_generator as vg
     from examples import random_float_model
-    if key in WIDE_INPUTS or key in FOLDED:
-        topology, seed, opts = {**WIDE_INPUTS, **FOLDED}[key]
+    if key in WIDE_INPUTS or key in FOLDED or key in WIDE_LOGITS:
+        topology, seed, opts = {**WIDE_INPUTS, **FOLDED, **WIDE_LOGITS}[key]
     else:
         (topology, seed), opts = NETWORKS[key], {}
     g = vg.generate(random_float_model(topology, seed), out=folder / key, name=key,

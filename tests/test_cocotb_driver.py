@@ -36,7 +36,7 @@ try:
 except ImportError:  # pytest collection without cocotb: the runner test is skipped below
     cocotb = None
 
-SIM_TIMEOUT_MS = 2
+SIM_TIMEOUT_MS = 1  # simulated time after which a test fails instead of hanging
 CORRUPT_ENV = "BRAM_MLP_CORRUPT_EXPECTED"  # set by the test that proves the check can fail
 
 
@@ -116,7 +116,7 @@ class SimChannel:
 
 if cocotb is not None:
 
-    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="sec")
+    @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def driver_matches_reference(dut):
         """One image, then a batch of 13 in buffers of 5 (three DMA batches)."""
         design = cs.load_design()
@@ -171,8 +171,9 @@ if cocotb is not None:
 # ------------------------------------------------------------------ the pytest side
 needs_sim = pytest.mark.skipif(cs.GHDL is None or cocotb is None,
                                reason="needs GHDL, cocotb and cocotbext-axi")
-# 8-bit codes, one per byte; 12-bit codes in 16-bit beats; 4 codes per 32-bit beat
-KEYS = ["odd_5_3_2", "wide_5_3_2", "simd_100_13_7_10"]
+# 8-bit codes, one per byte; 12-bit codes in 16-bit beats; 4 codes per 32-bit beat; 64-bit
+# result words
+KEYS = ["odd_5_3_2", "wide_5_3_2", "simd_100_13_7_10", "wide_logits_5_2"]
 
 
 @needs_sim
@@ -209,7 +210,7 @@ def test_driver_refuses_bad_images(tmp_path):
     assert not sent
 
 
-def test_pack_and_unpack_follow_the_stream_layout(tmp_path):
+def test_pack_and_unpack_follow_the_stream_layout(tmp_path, monkeypatch):
     """pack() against the words the VHDL testbenches stream (cocotb_support.Design.words,
     docs/entities.md), for 12-bit codes and 4 codes per beat; unpack() of hand-made
     result words."""
@@ -217,7 +218,7 @@ def test_pack_and_unpack_follow_the_stream_layout(tmp_path):
         design_dir = cs.make_design(tmp_path, key)
         mod = load_driver(design_dir)
         net = mod.BramMlp(SimpleNamespace(axi_dma_0=None), allocate=np.zeros)
-        os.environ[cs.DESIGN_ENV] = str(design_dir)
+        monkeypatch.setenv(cs.DESIGN_ENV, str(design_dir))
         design = cs.load_design()
         X = design.random_images(3, seed=5)
         beat = mod.LAYOUT["s_axis_bytes"]
