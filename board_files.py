@@ -73,7 +73,7 @@ def driver_layout(name: str, plan: DesignPlan, input_bits: int, n_inputs: int,
 
 def driver_context(layout: dict) -> dict:
     """The template's numbers: the layout's, and the layout as a Python literal."""
-    return {**{k: v for k, v in layout.items() if k != "name"},
+    return {**{k: v for k, v in layout.items() if k != "name"}, "layout_dict": layout,
             "layout": "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in layout.items()) + "}",
             "align": DMA_ALIGN_BYTES}
 
@@ -89,3 +89,85 @@ def c_test_data(vectors: np.ndarray, logits: np.ndarray, classes: np.ndarray) ->
     return {"n_test": n, "test_images": [lines(v) for v in vectors[:n]],
             "test_classes": ", ".join(str(int(c)) for c in classes[:n]),
             "test_logits": [", ".join(f"{int(v)}LL" for v in row) for row in logits[:n]]}
+
+
+def pynq_notebook(name: str, layout: dict) -> str:
+    """driver/run_on_pynq.ipynb: load the bitstream, check the test vectors against the
+    reference model's results, then accuracy and images per second on a test set."""
+    import nbformat
+    from nbformat import v4
+
+    period = layout["image_period_cycles"]
+    cells = [
+        v4.new_markdown_cell(
+            f"# Network {name} on a PYNQ board\n\n"
+            f"Runs the network through the AXI DMA of the block design that `vivado/build.tcl "
+            f"--impl` builds, with `bram_mlp_driver.py` (generated with it). On the board "
+            f"(Jupyter, PYNQ 2.7 or later), put into one folder this notebook, "
+            f"`bram_mlp_driver.py`, and `{name}.bit` + `{name}.hwh` from the Vivado project "
+            f"folder; the design's `vectors/` folder one level up (copy the whole generated "
+            f"folder and the two files into its `driver/`); optionally a test set as "
+            f"`test/X.npy` and `test/y.npy` (`trainer.py --export-test test`).\n\n"
+            f"The hardware takes an image every {period} clocks with images back to back: "
+            f"at the clock the block design runs ({layout['clock_mhz']:g} MHz asked for), "
+            f"{layout['clock_mhz'] * 1e6 / period:,.0f} images/s is its ceiling; the figure "
+            f"below is what Python and the DMA reach on the board."),
+        v4.new_code_cell(
+            f'BITSTREAM = "{name}.bit"   # {name}.hwh beside it\n'
+            'VECTORS = "../vectors"      # inputs.csv and expected.csv of the design\n'
+            'TEST_SET = "test"           # X.npy (uint8 codes) and y.npy, if there',
+            metadata={"tags": ["parameters"]}),
+        v4.new_code_cell(
+            "import time\n"
+            "from pathlib import Path\n\n"
+            "import numpy as np\n"
+            "from pynq import Overlay\n\n"
+            "from bram_mlp_driver import LAYOUT, BramMlp\n\n"
+            "overlay = Overlay(BITSTREAM)\n"
+            "net = BramMlp(overlay)\n"
+            'print(f"{LAYOUT[\'name\']}: {LAYOUT[\'n_inputs\']} inputs, '
+            '{LAYOUT[\'n_outputs\']} outputs, loaded from {BITSTREAM}")'),
+        v4.new_markdown_cell(
+            "## The test vectors against the reference model\n\n"
+            "`expected.csv` holds what the integer reference model computes for "
+            "`inputs.csv` (the logits, then the class; a logit wider than 32 bits in two "
+            "columns, `logit >> 16` and `logit & 0xFFFF`). The hardware must give the same, "
+            "bit for bit."),
+        v4.new_code_cell(
+            'inputs = np.loadtxt(Path(VECTORS) / "inputs.csv", delimiter=",", dtype=np.int64, '
+            'ndmin=2)\n'
+            'rows = np.loadtxt(Path(VECTORS) / "expected.csv", delimiter=",", dtype=np.int64, '
+            'ndmin=2)\n'
+            'n = LAYOUT["n_outputs"]\n'
+            "if rows.shape[1] == 2 * n + 1:   # wide logits: hi and lo columns\n"
+            "    pairs = rows[:, :2 * n].reshape(len(rows), n, 2)\n"
+            "    want_logits = (pairs[:, :, 0] << 16) + pairs[:, :, 1]\n"
+            "else:\n"
+            "    want_logits = rows[:, :n]\n"
+            "want_classes = rows[:, -1]\n"
+            "classes, logits = net.classify(inputs)\n"
+            "same = (classes == want_classes) & (logits == want_logits).all(axis=1)\n"
+            'print(f"{same.sum()} of {len(same)} test vectors as the reference model")\n'
+            "for k in np.flatnonzero(~same):\n"
+            '    print(f"  vector {k}: class {classes[k]} logits {logits[k].tolist()}, '
+            'reference {want_classes[k]} {want_logits[k].tolist()}")'),
+        v4.new_markdown_cell("## Accuracy and images per second on a test set"),
+        v4.new_code_cell(
+            'if (Path(TEST_SET) / "X.npy").exists():\n'
+            '    X = np.load(Path(TEST_SET) / "X.npy")\n'
+            '    y = np.load(Path(TEST_SET) / "y.npy")\n'
+            "    start = time.perf_counter()\n"
+            "    predicted = net.predict(X)\n"
+            "    seconds = time.perf_counter() - start\n"
+            '    print(f"accuracy {np.mean(predicted == y):.4f} ({np.sum(predicted == y)} of '
+            '{len(y)} images)")\n'
+            '    print(f"{len(X) / seconds:,.0f} images/s through the driver ({seconds:.3f} s)")\n'
+            "else:\n"
+            '    print(f"no test set in {TEST_SET}/ (trainer.py --export-test {TEST_SET})")'),
+    ]
+    for k, cell in enumerate(cells):
+        cell.id = f"cell-{k}"            # fixed ids: the same design, the same file
+    nb = v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n"

@@ -136,7 +136,8 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
         rf"tb/tb_{n}(_axis|_weights)?\.vhd",
         rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe",
         r"vivado/build\.tcl", rf"vivado/{n}_axis_ooc\.xdc",
-        r"driver/bram_mlp_(driver\.py|layout\.h|test_data\.h|dma\.[ch])")]
+        r"driver/bram_mlp_(driver\.py|layout\.h|test_data\.h|dma\.[ch])",
+        r"driver/run_on_pynq\.ipynb")]
 
 
 def _read_report(folder: Path) -> dict | None:
@@ -618,6 +619,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
             name, plan, q.input_bits, q.topology[0], opts.clock_mhz))
         files["driver/bram_mlp_driver.py"] = render(
             "bram_mlp_driver.py.j2", f"{name}: PYNQ driver (AXI DMA)", **driver)
+        files["driver/run_on_pynq.ipynb"] = board_files.pynq_notebook(name, driver["layout_dict"])
         files["driver/bram_mlp_layout.h"] = render(
             "bram_mlp_layout.h.j2", f"{name}: image and result layout of the AXI DMA transfers",
             **driver)
