@@ -42,7 +42,7 @@ def has_vivado_flow(part: str) -> bool:
 
 
 def vivado_context(name: str, plan: DesignPlan, part: str, clock_mhz: float,
-                   sources: list[str]) -> dict:
+                   sources: list[str], debug_probes: bool = False) -> dict:
     """The numbers build.tcl and the .xdc are written with; sources: the design's
     synthesizable files, relative to the output folder."""
     return {
@@ -56,6 +56,7 @@ def vivado_context(name: str, plan: DesignPlan, part: str, clock_mhz: float,
         "mm2s_data_bits": max(AXI_DMA_MIN_DATA_BITS, plan.s_axis_bits),
         "s2mm_data_bits": max(AXI_DMA_MIN_DATA_BITS, plan.m_axis_bits),
         "input_words": plan.input_words, "m_axis_beats": plan.layers[-1].n_out + 1,
+        "debug_probes": debug_probes,
     }
 
 

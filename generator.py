@@ -92,6 +92,9 @@ class Options:
     # the clock the design is meant to run at (MHz): report.json's inferences per second
     # at it, and implement.py's constraint (a target until a router says it is met)
     clock_mhz: float = DEFAULT_CLOCK_MHZ
+    # mark_debug on the signals worth an ILA at bring-up (start, done, class, each layer's
+    # done, the AXI4-Stream handshakes); build.tcl marks the stream nets for debug too
+    debug_probes: bool = False
 
     def describe(self) -> str:
         enc = self.encoding if self.encoding == "integer" else f"fixed Q.{self.frac_bits}"
@@ -383,6 +386,7 @@ def build_report(q: qf.QuantizedModel, plan: DesignPlan, name: str, source: str,
         "capacity": plan.capacity,
         # the target clock: a promise until implement.py (--implement) measures the Fmax
         "clock_mhz": opts.clock_mhz,
+        "debug_probes": opts.debug_probes,
         "inferences_per_second_at_clock": round(
             opts.clock_mhz * 1e6 / plan.axis_period_cycles, 1),
     }
@@ -567,6 +571,7 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
            "s_axis_bits": plan.s_axis_bits, "m_axis_bits": plan.m_axis_bits,
            "wide_logits": plan.wide_logits,
            "in_flight": plan.in_flight, "argmax_gate": plan.argmax_gate,
+           "debug_probes": opts.debug_probes,
            "n_slots": plan.result_slots,
            "interval": plan.axis_period_cycles,
            "layers": layers_ctx}
@@ -587,7 +592,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
     # the Vivado build script (block design with a Zynq's DMA, or the core out of context)
     if board_files.has_vivado_flow(opts.part):
         sources = sorted(f for f in files if f.endswith(".vhd") and "/" not in f)
-        vivado = board_files.vivado_context(name, plan, opts.part, opts.clock_mhz, sources)
+        vivado = board_files.vivado_context(name, plan, opts.part, opts.clock_mhz, sources,
+                                            opts.debug_probes)
         files["vivado/build.tcl"] = render(
             "build.tcl.j2", f"{name}: Vivado build script (block design with AXI DMA, or "
             "out of context)", **vivado)
@@ -917,6 +923,12 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
                    help=f"the clock the design is meant for (default {DEFAULT_CLOCK_MHZ:g}): "
                         "report.json's inferences per second at it, and the constraint of "
                         "--implement, which measures what the design reaches")
+    h.add_argument("--debug-probes", action="store_true",
+                   help="mark the signals worth watching on the board with mark_debug (the "
+                        "core's start, done and class, each layer's done, the AXI4-Stream "
+                        "wrapper's handshakes and tlast_error) and the block design's "
+                        "stream nets for debug: Vivado's Set Up Debug then offers them to an "
+                        "ILA (docs/vivado_block_design.md); no effect on what it computes")
     h.add_argument("--part", default=DEFAULT_PART, metavar="PART",
                    help=f"target FPGA: {', '.join(PARTS)}; sets the default --dsp-budget and "
                         f"what --estimate compares with (default {DEFAULT_PART}, the PYNQ-Z2's)")
@@ -950,7 +962,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
                    dsp_pairs=getattr(args, "dsp_pairs", None),
                    fold=getattr(args, "fold", None),
                    target_fps=check_target_fps(getattr(args, "target_fps", None)),
-                   clock_mhz=check_clock_mhz(args.clock_mhz))
+                   clock_mhz=check_clock_mhz(args.clock_mhz),
+                   debug_probes=bool(getattr(args, "debug_probes", False)))
 
 
 def check_target_fps(fps: float | None) -> float | None:

@@ -249,3 +249,43 @@ def test_the_stand_ins_catch_a_wrong_script(design, tmp_path, change, complaint)
     res, _ = run_script(design, tmp_path, "--impl", script=script)
     assert res.returncode != 0
     assert complaint in res.stderr, res.stderr
+
+
+GHDL = shutil.which("ghdl")
+
+
+@pytest.mark.skipif(GHDL is None, reason="needs GHDL")
+def test_debug_probes_mark_the_signals_and_the_stream_nets(tmp_path):
+    """--debug-probes (on the command line): mark_debug on the core's start, done and class,
+    the stream handshakes and each layer's done; the files still analyse as VHDL-93 and
+    -2008; build.tcl marks the two stream nets; without the option nothing is marked."""
+    import numpy as np
+    from examples import random_float_model as model
+    m = model([5, 3, 2], 1)
+    np.savez(tmp_path / "net.npz", W0=m.W[0], b0=m.b[0], W1=m.W[1], b1=m.b[1])
+    res = subprocess.run([sys.executable, str(ROOT / "vhdl_generator.py"), str(tmp_path / "net.npz"),
+                          "--out", str(tmp_path / "d"), "--name", "net", "--debug-probes"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    design = tmp_path / "d"
+    axis = (design / "net_axis.vhd").read_text()
+    assert re.search(r"attribute mark_debug of core_start, core_done, class_out, s_ready, "
+                     r"s_beat, m_valid, m_beat,\s+error_r : signal is \"true\";", axis)
+    assert 'attribute mark_debug of l0_done, l1_done : signal is "true";' in (
+        design / "net_core.vhd").read_text()
+    assert json.loads((design / "report.json").read_text())["debug_probes"] is True
+    import estimate
+    files = [str(f) for f in estimate.synthesizable_files(design)]
+    for std in ("93c", "08"):
+        work = tmp_path / f"work{std}"
+        work.mkdir()
+        res = subprocess.run([GHDL, "-a", f"--std={std}", f"--workdir={work}", *files],
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+    res, calls = run_script(design, tmp_path)
+    assert res.returncode == 0, res.stderr
+    marked = [c for c in find(calls, "set_property") if c[1] == "HDL_ATTRIBUTE.DEBUG"]
+    assert [c[-1] for c in marked] == ["net_of_net_axis_0/s_axis", "net_of_net_axis_0/m_axis"]
+    plain = make(tmp_path / "plain")
+    assert "mark_debug" not in (plain / "net_axis.vhd").read_text()
+    assert "HDL_ATTRIBUTE.DEBUG" not in (plain / "vivado" / "build.tcl").read_text()
