@@ -33,6 +33,9 @@ AXI_DMA_MIN_DATA_BITS = 32   # the DMA's memory-mapped side: 32 bits or more (PG
 DMA_ALIGN_BYTES = 64         # the driver starts every transfer on such a boundary
 
 
+VIO_PROBE_MAX_BITS = 256     # the widest probe of a VIO (PG159)
+
+
 def has_pynq_flow(part: str) -> bool:
     return part in ZYNQ_PARTS
 
@@ -60,6 +63,15 @@ def vivado_context(name: str, plan: DesignPlan, part: str, clock_mhz: float,
     }
 
 
+def lab_context(name: str, plan: DesignPlan, vivado: dict, input_bits: int, n_coe: int) -> dict:
+    """The numbers of vivado/lab.tcl: build.tcl's, with its own project, and the test
+    image ROM's and the VIO's widths."""
+    last = plan.layers[-1]
+    return {**vivado, "project_name": f"{name}_lab_vivado", "bd_name": f"{name}_lab",
+            "input_word_bits": input_bits * plan.layers[0].simd,
+            "n_layers": len(plan.layers), "n_coe": n_coe, "n_outputs": last.n_out,
+            "logit_bits": last.acc_bits,
+            "logits_probe": last.n_out * last.acc_bits <= VIO_PROBE_MAX_BITS}
 def driver_layout(name: str, plan: DesignPlan, input_bits: int, n_inputs: int,
                   clock_mhz: float) -> dict:
     """How images and results travel through the DMA (report.json's "axis" in the terms

@@ -138,7 +138,7 @@ def _generated_name_patterns(name: str) -> list[re.Pattern]:
         r"vectors/(inputs|expected|weights_l\d+)\.csv",
         rf"tb/tb_{n}(_axis|_weights)?\.vhd",
         rf"coe/{n}_input_\d{{4}}\.coe", rf"coe/{n}_l\d+_weights\.coe",
-        r"vivado/build\.tcl", rf"vivado/{n}_axis_ooc\.xdc",
+        r"vivado/(build|lab)\.tcl", rf"vivado/{n}_axis_ooc\.xdc",
         r"driver/bram_mlp_(driver\.py|layout\.h|test_data\.h|dma\.[ch])",
         r"driver/run_on_pynq\.ipynb")]
 
@@ -600,6 +600,12 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
         files[f"vivado/{vivado['xdc_name']}"] = render(
             "constraints.xdc.j2", f"{name}_axis: clock constraint for out-of-context builds",
             **vivado)
+        if not plan.in_flight:   # the lab wires the layers one after the other
+            files["vivado/lab.tcl"] = render(
+                "lab.tcl.j2", f"{name}: Vivado script of the hand-wired lab path (test "
+                "image ROM, weights memories, layers, VIO)",
+                **{**net, **board_files.lab_context(name, plan, vivado, q.input_bits,
+                                                    min(N_INPUT_COE, len(vectors)))})
 
     # test vectors from the integer reference model (the oracle)
     logits, classes = qf.reference_forward(q, vectors)

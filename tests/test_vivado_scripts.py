@@ -37,28 +37,34 @@ def make(tmp_path: Path, topology=(5, 3, 2), name: str = "net", **opts) -> Path:
     return g.out
 
 
-def module_file(design: Path, entity: str, dest: Path) -> Path:
-    """The entity's ports and interfaces as the stand-ins' MODULES file: read from its VHDL
-    (ports in the entity's port clause; an interface per X_INTERFACE_INFO bus name, whose
-    ports are then not pins of their own)."""
-    text = (design / f"{entity}.vhd").read_text()
-    head = text[text.index(f"entity {entity} is"):text.index(f"end entity {entity}")]
-    ports = re.findall(r"^\s*(\w+)\s*:\s*(?:in|out|inout)\s", head, re.M)
-    buses = re.findall(r'X_INTERFACE_INFO of (\w+)\s*: signal is "xilinx\.com:interface:'
-                       r'[\w.:]+ (\w+) ', head)
-    in_bus = {port for port, _ in buses}
-    interfaces = sorted({bus for _, bus in buses})
-    pins = [p for p in ports if p not in in_bus]
-    dest.write_text(f"set module_pins({entity}) {{{' '.join(pins)}}}\n"
-                    f"set module_intf({entity}) {{{' '.join(interfaces)}}}\n")
+def module_file(design: Path, dest: Path) -> Path:
+    """Every entity of the design as the stand-ins' MODULES file: its ports, interfaces and
+    generics read from its VHDL (ports in the entity's port clause; an interface per
+    X_INTERFACE_INFO bus name, whose ports are then not pins of their own)."""
+    lines = []
+    for path in sorted(design.glob("*.vhd")):
+        text = path.read_text()
+        for entity in re.findall(r"^entity (\w+) is", text, re.M):
+            head = text[text.index(f"entity {entity} is"):text.index(f"end entity {entity}")]
+            generics = re.findall(r"^\s*(\w+)\s*:\s*(?:positive|natural|integer|boolean)\b",
+                                  head.split("port (")[0], re.M)
+            ports = re.findall(r"^\s*(\w+)\s*:\s*(?:in|out|inout)\s", head, re.M)
+            buses = re.findall(r'X_INTERFACE_INFO of (\w+)\s*: signal is "xilinx\.com:'
+                               r'interface:[\w.:]+ (\w+) ', head)
+            in_bus = {port for port, _ in buses}
+            interfaces = sorted({bus for _, bus in buses})
+            pins = [p for p in ports if p not in in_bus]
+            lines += [f"set module_pins({entity}) {{{' '.join(pins)}}}",
+                      f"set module_intf({entity}) {{{' '.join(interfaces)}}}",
+                      f"set module_generics({entity}) {{{' '.join(generics)}}}"]
+    dest.write_text("\n".join(lines) + "\n")
     return dest
 
 
 def run_script(design: Path, cwd: Path, *args: str, boards: str | None = None,
                script: Path | None = None) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
     """build.tcl (or script) under the stand-ins, in cwd; the result and the logged calls."""
-    name = json.loads((design / "report.json").read_text())["name"]
-    modules = module_file(design, f"{name}_axis", cwd / "modules.tcl")
+    modules = module_file(design, cwd / "modules.tcl")
     log = cwd / "calls.log"
     env = dict(os.environ)
     if boards is not None:
@@ -237,7 +243,8 @@ def test_wide_input_words_take_a_dma_stream_width(tmp_path):
     (("assign_bd_address", "assign_bd_addresses"), "'assign_bd_addresses' is neither"),
     (("launch_runs impl_1 -to_step", "launch_runs impl_1 -upto_step"), "option -upto_step"),
     (("axi_dma:7.1", "axi_dma:7.2"), "IP xilinx.com:ip:axi_dma:7.2 is not in the list"),
-    (("-reference ${name}_axis", "-reference ${name}_top"), "no module 'net_top'"),
+    (("-reference ${name}_axis", "-reference ${name}_top"), "(module:net_top) has no interface"),
+    (("-reference ${name}_axis", "-reference ${name}_axi"), "no module 'net_axi'"),
 ])
 def test_the_stand_ins_catch_a_wrong_script(design, tmp_path, change, complaint):
     """The check can fail: one wrong name in a copy of the script stops it."""
@@ -289,3 +296,65 @@ def test_debug_probes_mark_the_signals_and_the_stream_nets(tmp_path):
     plain = make(tmp_path / "plain")
     assert "mark_debug" not in (plain / "net_axis.vhd").read_text()
     assert "HDL_ATTRIBUTE.DEBUG" not in (plain / "vivado" / "build.tcl").read_text()
+
+
+def test_lab_script_wires_the_layers_the_image_rom_and_the_vio(design, tmp_path):
+    """vivado/lab.tcl: the lab path of docs/vivado_block_design.md (A) as the cocotb lab
+    bench wires it (tests/test_cocotb_lab.py): ROM -> layer 0 -> layer 1, each layer with
+    its weights memory, X_LATENCY 2 for layer 0 and the read port's latency after it, the
+    VIO on start, done and the logits."""
+    report = json.loads((design / "report.json").read_text())
+    res, calls = run_script(design, tmp_path, "--image", "3", script=design / "vivado" / "lab.tcl")
+    assert res.returncode == 0, res.stderr
+    rom = next(dict_of(c, "-dict") for c in find(calls, "set_property") if c[-1] == "test_image")
+    assert rom["CONFIG.Memory_Type"] == "Single_Port_ROM"
+    assert rom["CONFIG.Register_PortA_Output_of_Memory_Primitives"] == "true"
+    assert int(rom["CONFIG.Write_Depth_A"]) == 5 and int(rom["CONFIG.Read_Width_A"]) == 8
+    assert Path(rom["CONFIG.Coe_File"]) == (design / "coe" / "net_input_0003.coe").resolve()
+    generics = {c[-1]: dict_of(c, "-dict") for c in find(calls, "set_property")
+                if c[-1].endswith("_layer")}
+    assert generics == {
+        "l0_layer": {"CONFIG.EXTERNAL_WEIGHTS": "true", "CONFIG.X_LATENCY": "2"},
+        "l1_layer": {"CONFIG.EXTERNAL_WEIGHTS": "true",
+                     "CONFIG.X_LATENCY": str(report["layers"][1]["x_latency"])}}
+    wires = [c[1:] for c in find(calls, "connect_bd_net")]
+    for pair in (["l0_layer/x_en", "test_image/ena"], ["l0_layer/x_addr", "test_image/addra"],
+                 ["test_image/douta", "l0_layer/x_data"], ["l0_layer/done", "l1_layer/start"],
+                 ["l1_layer/x_en", "l0_layer/y_en"], ["l1_layer/x_addr", "l0_layer/y_addr"],
+                 ["l0_layer/y_data", "l1_layer/x_data"], ["l1_layer/w_addr", "l1_weights/addr"],
+                 ["l1_weights/dout", "l1_layer/w_data"], ["vio/probe_out0", "l0_layer/start"],
+                 ["l1_layer/done", "vio/probe_in0"], ["l1_layer/logits", "vio/probe_in1"]):
+        assert pair in wires, pair
+    vio = next(dict_of(c, "-dict") for c in find(calls, "set_property") if c[-1] == "vio")
+    assert int(vio["CONFIG.C_PROBE_IN1_WIDTH"]) == 2 * report["layers"][1]["acc_bits"]
+    res, _ = run_script(design, tmp_path, "--image", "42", "--force",
+                        script=design / "vivado" / "lab.tcl")
+    assert res.returncode != 0 and "net_input_0042.coe not found" in res.stderr
+
+
+def test_lab_script_finds_the_coe_folder_of_a_default_output(design, tmp_path):
+    """Without --out the generator puts the VHDL in hdl/generated/<name>/ and the .coe in
+    coe/<name>/: lab.tcl finds them there too."""
+    hdl = tmp_path / "hdl" / "generated" / "net"
+    shutil.copytree(design, hdl, ignore=shutil.ignore_patterns("coe"))
+    shutil.copytree(design / "coe", tmp_path / "coe" / "net")
+    res, calls = run_script(hdl, tmp_path, script=hdl / "vivado" / "lab.tcl")
+    assert res.returncode == 0, res.stderr
+    rom = next(dict_of(c, "-dict") for c in find(calls, "set_property") if c[-1] == "test_image")
+    assert Path(rom["CONFIG.Coe_File"]) == (tmp_path / "coe" / "net" / "net_input_0000.coe")
+
+
+def test_no_lab_script_for_layers_in_flight(tmp_path):
+    design = make(tmp_path, in_flight=True)
+    assert (design / "vivado" / "build.tcl").exists()
+    assert not (design / "vivado" / "lab.tcl").exists()
+
+
+def test_the_stand_ins_catch_a_wrong_generic(design, tmp_path):
+    script = tmp_path / "vivado" / "lab.tcl"
+    script.parent.mkdir()
+    script.write_text((design / "vivado" / "lab.tcl").read_text().replace(
+        "CONFIG.X_LATENCY", "CONFIG.X_LATENCYY", 1))
+    shutil.copytree(design / "coe", tmp_path / "coe")
+    res, _ = run_script(design, tmp_path, script=script)
+    assert res.returncode != 0 and "has no user parameter X_LATENCYY" in res.stderr, res.stderr

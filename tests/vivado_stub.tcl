@@ -6,7 +6,8 @@
 # LOG: every Vivado command the script calls is written there, one line per call (a JSON
 # array of strings: the command and its arguments, each as the script passed it). MODULES: a Tcl file that sets, for each VHDL entity
 # the script may reference as a block design module, module_pins(<entity>) and
-# module_intf(<entity>) (its ports and its interfaces, read from the VHDL by the test).
+# module_intf(<entity>) and module_generics(<entity>) (its ports, interfaces and generics,
+# read from the VHDL by the test).
 # SCRIPT runs with argv = ARG ...
 #
 # What is checked, so that a script that passes here has no misspelt command, option, IP,
@@ -106,6 +107,18 @@ set ::ip {
      c_sg_include_stscntrl_strm c_micro_dma}
     {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk axi_resetn mm2s_introut s2mm_introut}
     {S_AXI_LITE M_AXI_MM2S M_AXI_S2MM M_AXIS_MM2S S_AXIS_S2MM}
+  }
+  xilinx.com:ip:blk_mem_gen:8.4 {
+    {use_bram_block Memory_Type Write_Width_A Read_Width_A Write_Depth_A Enable_A
+     Register_PortA_Output_of_Memory_Primitives Load_Init_File Coe_File Use_RSTA_Pin}
+    {clka ena addra douta rsta}
+    {BRAM_PORTA}
+  }
+  xilinx.com:ip:vio:3.0 {
+    {C_NUM_PROBE_IN C_NUM_PROBE_OUT C_PROBE_IN0_WIDTH C_PROBE_IN1_WIDTH C_PROBE_IN2_WIDTH
+     C_PROBE_OUT0_WIDTH C_PROBE_OUT1_WIDTH C_EN_PROBE_IN_ACTIVITY}
+    {clk probe_in0 probe_in1 probe_in2 probe_out0 probe_out1}
+    {}
   }
   xilinx.com:ip:proc_sys_reset:5.0 {
     {C_AUX_RESET_HIGH C_EXT_RESET_HIGH C_NUM_PERP_ARESETN}
@@ -213,9 +226,14 @@ proc stub {cmd words} {
         if {[string match CONFIG.* $key]} {
           foreach obj $objects {
             if {![info exists ::cells($obj)]} { fail "set_property $key: no cell '$obj'" }
-            set params [lindex [dict get $::ip $::cells($obj)] 0]
+            set type $::cells($obj)
+            if {[string match module:* $type]} {   ;# a module reference: its VHDL generics
+              set params $::module_generics([string range $type 7 end])
+            } else {
+              set params [lindex [dict get $::ip $type] 0]
+            }
             if {[string range $key 7 end] ni $params} {
-              fail "set_property: $::cells($obj) has no user parameter [string range $key 7 end]"
+              fail "set_property: $type has no user parameter [string range $key 7 end]"
             }
           }
         }
