@@ -36,8 +36,11 @@ try:
 except ImportError:  # pytest collection without cocotb: the runner test is skipped below
     cocotb = None
 
-SIM_TIMEOUT_MS = 1  # simulated time after which a test fails instead of hanging
+# simulated time after which a test fails instead of hanging (bench/bench_board.py: more)
+SIM_TIMEOUT_MS = float(os.environ.get("BRAM_MLP_DRIVER_TIMEOUT_MS", 1))
 CORRUPT_ENV = "BRAM_MLP_CORRUPT_EXPECTED"  # set by the test that proves the check can fail
+IMAGES_ENV = "BRAM_MLP_DRIVER_IMAGES"      # images to send (default 14: one, then 13)
+BATCH_ENV = "BRAM_MLP_DRIVER_BATCH"        # the driver's buffer, in images (default 5)
 
 
 def load_driver(design_dir: Path):
@@ -118,7 +121,8 @@ if cocotb is not None:
 
     @cocotb.test(timeout_time=SIM_TIMEOUT_MS, timeout_unit="ms")
     async def driver_matches_reference(dut):
-        """One image, then a batch of 13 in buffers of 5 (three DMA batches)."""
+        """One image, then a batch of 13 in buffers of 5 (three DMA batches); bench/
+        bench_board.py sends more (the environment variables above)."""
         design = cs.load_design()
         driver_module = load_driver(design.folder)
         layout = driver_module.LAYOUT
@@ -141,9 +145,10 @@ if cocotb is not None:
         dma = SimpleNamespace(
             sendchannel=SimChannel(source, layout["s_axis_bytes"], align, send=True),
             recvchannel=SimChannel(sink, layout["m_axis_bytes"], align, send=False))
-        net = driver_module.BramMlp(SimpleNamespace(axi_dma_0=dma), batch=5,
+        net = driver_module.BramMlp(SimpleNamespace(axi_dma_0=dma),
+                                    batch=int(os.environ.get(BATCH_ENV, 5)),
                                     allocate=lambda shape, dtype: np.zeros(shape, dtype))
-        X = design.random_images(14, seed=41)
+        X = design.random_images(int(os.environ.get(IMAGES_ENV, 14)), seed=41)
 
         @bridge
         def classify(images):
@@ -156,10 +161,14 @@ if cocotb is not None:
         want_logits, want_classes = design.reference(X)
         if os.environ.get(CORRUPT_ENV):
             want_logits = want_logits.copy()
-            want_logits[7, 0] += 1
+            want_logits[len(X) // 2, 0] += 1
         dut._log.info("driver: %d images, %d DMA sends, %d receives; classes %s",
                       len(X), dma.sendchannel.transfers, dma.recvchannel.transfers,
                       classes.tolist())
+        same = sum(int(classes[k] == want_classes[k] and list(logits[k]) == list(want_logits[k]))
+                   for k in range(len(X)))
+        dut._log.info("driver: %d of %d images equal to the reference model (classes and "
+                      "logits)", same, len(X))
         assert dma.sendchannel.transfers == dma.recvchannel.transfers == len(X)
         assert logits.shape == want_logits.shape and classes.shape == want_classes.shape
         for k in range(len(X)):
