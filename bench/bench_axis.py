@@ -33,9 +33,8 @@ NETWORKS = ("mnist_10", "mnist_256_10")
 
 try:
     import cocotb
-    from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, RisingEdge, Timer
-    from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+    from cocotb.triggers import ClockCycles, RisingEdge
+    from cocotbext.axi import AxiStreamFrame
 except ImportError:
     cocotb = None
 
@@ -49,17 +48,7 @@ if cocotb is not None:
         d = cs.load_design()
         n_images = int(os.environ.get(IMAGES_ENV, "4"))
         X = d.random_images(n_images, seed=51)
-        dut.aresetn.value = 0
-        for name in ("s_axis_tvalid", "s_axis_tlast", "s_axis_tdata", "m_axis_tready"):
-            getattr(dut, name).value = 0
-        await Timer(1, unit="ns")
-        cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
-        source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
-                                 reset_active_level=False, byte_lanes=1)
-        sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
-                             reset_active_level=False, byte_lanes=1)
-        for model in (source, sink):
-            model.log.setLevel("WARNING")
+        source, sink = await cs.start_stream_models(dut)
         events = {"in": [], "in_last": [], "out_first": [], "out_last": []}
         clock = 0
         first_out_beat = True

@@ -153,6 +153,30 @@ def load_design() -> Design:
     return Design(folder=folder, q=q, report=json.loads((folder / "report.json").read_text()))
 
 
+async def start_stream_models(dut):
+    """For a <name>_axis DUT: aresetn held low, the inputs at 0, a 10 ns clock on aclk, and
+    cocotbext-axi's AxiStreamSource on s_axis and AxiStreamSink on m_axis (their logs at
+    WARNING: not a line per frame). Returns (source, sink); the caller ends the reset."""
+    import logging
+
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import Timer
+    from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
+    dut.aresetn.value = 0
+    for name in ("s_axis_tvalid", "s_axis_tlast", "s_axis_tdata", "m_axis_tready"):
+        getattr(dut, name).value = 0
+    await Timer(1, unit="ns")
+    cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
+    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
+                             reset_active_level=False, byte_lanes=1)
+    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
+                         reset_active_level=False, byte_lanes=1)
+    for model in (source, sink):
+        model.log.setLevel(logging.WARNING)
+    return source, sink
+
+
 def to_signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value

@@ -15,7 +15,6 @@ compared with quantization_functions.reference_forward.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import sys
 from pathlib import Path
@@ -29,10 +28,9 @@ import cocotb_support as cs  # noqa: E402
 
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.task import bridge, resume
-    from cocotb.triggers import ClockCycles, Event, RisingEdge, Timer
-    from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+    from cocotb.triggers import ClockCycles, Event, RisingEdge
+    from cocotbext.axi import AxiStreamFrame
 except ImportError:  # pytest collection without cocotb: the runner test is skipped below
     cocotb = None
 
@@ -126,18 +124,8 @@ if cocotb is not None:
         design = cs.load_design()
         driver_module = load_driver(design.folder)
         layout = driver_module.LAYOUT
-        dut.aresetn.value = 0
-        for name in ("s_axis_tvalid", "s_axis_tlast", "s_axis_tdata", "m_axis_tready"):
-            getattr(dut, name).value = 0
-        await Timer(1, unit="ns")
-        cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
-        source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
-                                 reset_active_level=False, byte_lanes=1)
-        sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
-                             reset_active_level=False, byte_lanes=1)
-        for model in (source, sink):
-            model.log.setLevel(logging.WARNING)
-        sink.pause = True
+        source, sink = await cs.start_stream_models(dut)
+        sink.pause = True                  # tready low until a receive transfer is armed
         await ClockCycles(dut.aclk, 3)
         dut.aresetn.value = 1
         await RisingEdge(dut.aclk)
