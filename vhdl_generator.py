@@ -181,6 +181,12 @@ def print_summary(g: Generated) -> None:
           "(--implement measures the clock it reaches)")
     print(f"VHDL, report, vectors: {g.out}")
     print(f".coe files:            {g.coe}")
+    if (g.out / "vivado" / "build.tcl").exists():
+        print(f"Vivado:                vivado -mode batch -source {g.out / 'vivado' / 'build.tcl'}"
+              " -tclargs --impl (docs/vivado_block_design.md)")
+    if (g.out / "driver").is_dir():
+        print(f"on the board:          {g.out / 'driver'} (PYNQ driver and notebook, "
+              "bare-metal C)")
 
 
 if __name__ == "__main__":
