@@ -104,9 +104,10 @@ def c_test_data(vectors: np.ndarray, logits: np.ndarray, classes: np.ndarray) ->
             "test_logits": [", ".join(f"{int(v)}LL" for v in row) for row in logits[:n]]}
 
 
-def pynq_notebook(name: str, layout: dict) -> str:
+def pynq_notebook(name: str, layout: dict, generated_by: str) -> str:
     """driver/run_on_pynq.ipynb: load the bitstream, check the test vectors against the
-    reference model's results, then accuracy and images per second on a test set."""
+    reference model's results, then accuracy and images per second on a test set.
+    generated_by: the line that says which tool, version and model wrote it."""
     import nbformat
     from nbformat import v4
 
@@ -124,7 +125,8 @@ def pynq_notebook(name: str, layout: dict) -> str:
             f"The hardware takes an image every {period} clocks with images back to back: "
             f"at the clock the block design runs ({layout['clock_mhz']:g} MHz asked for), "
             f"{layout['clock_mhz'] * 1e6 / period:,.0f} images/s is its ceiling; the figure "
-            f"below is what Python and the DMA reach on the board."),
+            f"below is what Python and the DMA reach on the board.\n\n"
+            f"*{generated_by} Do not edit: regenerate instead.*"),
         v4.new_code_cell(
             f'BITSTREAM = "{name}.bit"   # {name}.hwh beside it\n'
             'VECTORS = "../vectors"      # inputs.csv and expected.csv of the design\n'
