@@ -64,16 +64,24 @@ def read_report(design: Path) -> dict:
     return data
 
 
+def analysis_order(names) -> list[str]:
+    """.vhd file names in an order plain `ghdl` (or any tool that reads files in turn) can
+    analyse them in: the hand-written blocks, packages, LUT multipliers, weights, layers,
+    core, then the tops."""
+    def rank(name: str) -> tuple[int, str]:
+        stem = Path(name).stem
+        if stem in HDL_ORDER:
+            return HDL_ORDER.index(stem), name
+        for k, suffix in enumerate(("_pkg", "_lut_mults", "_weights", "_layer", "_core")):
+            if stem.endswith(suffix):
+                return 10 + k, name
+        return 20, name
+    return sorted(names, key=rank)
+
+
 def synthesizable_files(design: Path) -> list[Path]:
     """The design's .vhd files in an order plain `ghdl` can analyse them in."""
-    def rank(p: Path) -> tuple[int, str]:
-        if p.stem in HDL_ORDER:
-            return HDL_ORDER.index(p.stem), p.name
-        for k, suffix in enumerate(("_pkg", "_lut_mults", "_weights", "_layer", "_core")):
-            if p.stem.endswith(suffix):
-                return 10 + k, p.name
-        return 20, p.name
-    return sorted(design.glob("*.vhd"), key=rank)
+    return [design / name for name in analysis_order(p.name for p in design.glob("*.vhd"))]
 
 
 def weight_rom_memories(report: dict) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import board_files
+import estimate
 import output_files as outfiles
 import quantization_functions as qf
 from fpga_parts import DEFAULT_PART, PARTS, PartError, check_part, default_dsp_budget, is_ecp5
@@ -591,7 +592,8 @@ def render_design(q: qf.QuantizedModel, name: str, source: str, opts: Options,
 
     # the Vivado build script (block design with a Zynq's DMA, or the core out of context)
     if board_files.has_vivado_flow(opts.part):
-        sources = sorted(f for f in files if f.endswith(".vhd") and "/" not in f)
+        # in analysis order: Vivado's non-project flow (--ooc) reads them in turn
+        sources = estimate.analysis_order(f for f in files if f.endswith(".vhd") and "/" not in f)
         vivado = board_files.vivado_context(name, plan, opts.part, opts.clock_mhz, sources,
                                             opts.debug_probes)
         files["vivado/build.tcl"] = render(
