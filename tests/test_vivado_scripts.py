@@ -163,10 +163,13 @@ def test_impl_writes_bitstream_handoff_and_platform(design, tmp_path):
     assert find(calls, "write_hw_platform")[0][-1] == str(tmp_path / "net_vivado" / "net.xsa")
 
 
-def test_no_board_and_another_folder(design, tmp_path):
-    res, calls = run_script(design, tmp_path, "--no-board", "--dir", "elsewhere/p")
+def test_no_board_another_device_and_another_folder(design, tmp_path):
+    res, calls = run_script(design, tmp_path, "--no-board", "--part", "xc7z020clg484-1",
+                            "--dir", "elsewhere/p")
     assert res.returncode == 0, res.stderr
     assert not [c for c in find(calls, "set_property") if "board_part" in c]
+    project = find(calls, "create_project")[0]
+    assert project[project.index("-part") + 1] == "xc7z020clg484-1"
     assert dict_of(find(calls, "apply_bd_automation")[0], "-config")["apply_board_preset"] == "0"
     assert find(calls, "create_project")[0][2] == str(tmp_path / "elsewhere" / "p")
 
