@@ -3,13 +3,14 @@
 
     python bench/bench_timing.py [--seeds 1,2,3] [--clock-mhz 125] [--only NAME,...]
                                  [--json bench/timing.json] [--markdown docs/timing.md]
-    python bench/bench_timing.py --examples [--fit] [--seeds 1] [--only NAME,...]
+    python bench/bench_timing.py --examples [--fit [budget|fold]] [--seeds 1] [--only NAME,...]
 
 --examples: the same for every example network of `python vunit_run.py` (examples.py,
 their own weights and options), one seed by default, into bench/timing_examples.json and
 the second table of docs/timing.md. An example with more multipliers in DSP blocks than
 the part's MULT18X18D is refused by implement.py at once and recorded so; with --fit it
-is generated again with the --dsp-budget that the refusal names and placed.
+is generated again as the refusal advises (the --dsp-budget that fits, or --fit fold:
+folded for the part) and placed.
 
 For each network below (seeded random weights, int8, the generator's defaults, as the
 example networks): implement.py on LFE5U-85F-6BG381C out of context (Yosys synth_ecp5,
@@ -73,10 +74,11 @@ def example_options(ex: examples.Example) -> dict:
 
 
 def measure_example(ex: examples.Example, seeds: list[int], clock_mhz: float,
-                    work: Path, fit: bool = False) -> dict:
+                    work: Path, fit: str | None = None) -> dict:
     """An example network as vunit_run.py generates it, placed and routed. With fit, one
-    with more DSP multipliers than the part has is generated again with the --dsp-budget
-    that implement.py's refusal names (the rest on LUT multipliers), as a user would."""
+    with more DSP multipliers than the part has is generated again as implement.py's
+    refusal advises, as a user would: fit "budget", with the --dsp-budget it names (the
+    rest on LUT multipliers); fit "fold", folded for the part (--fold auto --part)."""
     def generate(opts: generator.Options, out: Path):
         return generator.generate(ex.model, out=out, name=ex.name,
                                   vectors=generator.default_vectors(ex.model.topology[0], 8, 4),
@@ -88,10 +90,18 @@ def measure_example(ex: examples.Example, seeds: list[int], clock_mhz: float,
         return implement_row(g, ex.name, list(g.q.topology), options, seeds, clock_mhz)
     refit = (f"as generated it needs {implement.mult18_needed(g.report)} MULT18X18D, "
              f"the part has {implement.ECP5_PARTS[implement.DEFAULT_ECP5]['MULT18X18D']}")
-    print(f"  {refit}: generated again with --dsp-budget {budget}", flush=True)
-    g = generate(dataclasses.replace(ex.opts, dsp_budget=budget), work / (ex.name + "_fit"))
-    row = implement_row(g, ex.name, list(g.q.topology), {**options, "dsp_budget": budget},
-                        seeds, clock_mhz)
+    if fit == "fold":
+        part = implement.PART_NAME_FOR_ECP5[implement.DEFAULT_ECP5]   # lfe5u-85f
+        changes = {"fold": "auto", "part": part, "dsp_budget": None}
+        options = {**{k: v for k, v in options.items() if k != "dsp_budget"},
+                   "fold": "auto", "part": part}
+    else:
+        changes = {"dsp_budget": budget}
+        options = {**options, "dsp_budget": budget}
+    flags = ", ".join(flag(k, v) for k, v in changes.items() if v is not None)
+    print(f"  {refit}: generated again with {flags}", flush=True)
+    g = generate(dataclasses.replace(ex.opts, **changes), work / (ex.name + "_fit"))
+    row = implement_row(g, ex.name, list(g.q.topology), options, seeds, clock_mhz)
     row["refit"] = refit
     return row
 
@@ -166,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", action="store_true",
                    help="the example networks of vunit_run.py instead (one seed by default), "
                         "into bench/timing_examples.json and docs/timing.md's second table")
-    p.add_argument("--fit", action="store_true",
+    p.add_argument("--fit", nargs="?", const="budget", choices=["budget", "fold"], default=None,
                    help="with --examples: an example with more DSP multipliers than the "
-                        "part has is generated again with the --dsp-budget that fits (the "
-                        "refusal's advice) and placed, instead of recorded as refused")
+                        "part has is generated again as the refusal advises and placed, "
+                        "instead of recorded as refused: budget (the default), with the "
+                        "--dsp-budget that fits; fold, with --fold auto for the part")
     p.add_argument("--seeds", type=implement.parse_seeds, default=None,
                    help="placement seeds (default 1,2,3; with --examples 1)")
     p.add_argument("--clock-mhz", type=float, default=125.0,
