@@ -26,7 +26,8 @@ ROOT = cs.ROOT
 FAKE_PYNQ = Path(__file__).resolve().parent / "fake_pynq"
 
 
-def run_on_board(tmp_path: Path, key: str, test_set: bool, corrupt: bool = False) -> str:
+def run_on_board(tmp_path: Path, monkeypatch, key: str, test_set: bool,
+                 corrupt: bool = False) -> str:
     design = cs.make_design(tmp_path, key)
     board = tmp_path / "board"
     shutil.copytree(design, board)
@@ -51,36 +52,28 @@ def run_on_board(tmp_path: Path, key: str, test_set: bool, corrupt: bool = False
                 inputs.astype(np.uint8) if inputs.max() < 256 else inputs)
         np.save(board / "driver" / "test" / "y.npy", labels)
     nb = nbformat.read(board / "driver" / "run_on_pynq.ipynb", as_version=4)
-    env = {"FAKE_PYNQ_DESIGN": str(design),
-           "PYTHONPATH": os.pathsep.join([str(FAKE_PYNQ), str(ROOT),
-                                          os.environ.get("PYTHONPATH", "")])}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={
-            "metadata": {"path": str(board / "driver")}}).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # the kernel inherits the environment: the stand-in pynq first on its path
+    monkeypatch.setenv("FAKE_PYNQ_DESIGN", str(design))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(FAKE_PYNQ), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={
+        "metadata": {"path": str(board / "driver")}}).execute()
     return "".join(out.text for cell in nb.cells for out in cell.get("outputs", [])
                    if out.output_type == "stream")
 
 
 @pytest.mark.parametrize("key", ["odd_5_3_2", "wide_logits_5_2"])
-def test_notebook_runs_on_a_stand_in_board(tmp_path, key):
-    text = run_on_board(tmp_path, key, test_set=True)
+def test_notebook_runs_on_a_stand_in_board(tmp_path, monkeypatch, key):
+    text = run_on_board(tmp_path, monkeypatch, key, test_set=True)
     n = len(np.loadtxt(tmp_path / key / "vectors" / "inputs.csv", delimiter=",", ndmin=2))
     assert f"{n} of {n} test vectors as the reference model" in text, text
     assert f"accuracy {(n - 1) / n:.4f} ({n - 1} of {n} images)" in text, text
     assert "images/s through the driver" in text
 
 
-def test_notebook_reports_a_difference_and_a_missing_test_set(tmp_path):
+def test_notebook_reports_a_difference_and_a_missing_test_set(tmp_path, monkeypatch):
     """One expected logit changed: the notebook counts one vector fewer and names it."""
-    text = run_on_board(tmp_path, "odd_5_3_2", test_set=False, corrupt=True)
+    text = run_on_board(tmp_path, monkeypatch, "odd_5_3_2", test_set=False, corrupt=True)
     n = len(np.loadtxt(tmp_path / "odd_5_3_2" / "vectors" / "inputs.csv", delimiter=",",
                        ndmin=2))
     lines = text.splitlines()
