@@ -98,6 +98,24 @@ def check_multipliers_fit(report: dict, part: str) -> None:
             f"{PART_NAME_FOR_ECP5.get(part, 'lfe5u-85f')}")
 
 
+def check_blocks_fit(stat_path: Path, name: str, part: str) -> None:
+    """After synthesis, before placement: refuse a design whose netlist has more block RAMs
+    (or multipliers) than the part, with what to do, instead of nextpnr's "no BELs
+    remaining" (the generator's RAMB18 count, which implement.py could check before
+    synthesis, is an estimate that is off by a few either way)."""
+    try:
+        cells = json.loads(stat_path.read_text())["design"]["num_cells_by_type"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ImplementError(f"yosys wrote no readable statistics ({exc})") from None
+    need, have = int(cells.get("DP16KD", 0)), ECP5_PARTS[part]["DP16KD"]
+    if need > have:
+        raise ImplementError(
+            f"{name} needs {need} DP16KD block RAMs, {part} has {have}: regenerate it with "
+            f"fewer, wider ROMs (a larger --neurons-per-rom, or the default: one ROM word for "
+            f"all of a layer's neurons), or folded for the part: --fold auto --part "
+            f"{PART_NAME_FOR_ECP5.get(part, 'lfe5u-85f')}")
+
+
 def yosys_ecp5_script(top: str) -> str:
     """synth_ecp5 in steps: the LUT multipliers (the <name>_l<k>_lut_mults entities, the
     neurons beyond the DSP budget) stay in LUTs: synth_ecp5 would map every multiplier to a
@@ -248,6 +266,7 @@ def implement(design: Path, part: str | None = None, clock_mhz: float | None = N
             [yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
             "yosys synth_ecp5", estimate.YOSYS_TIMEOUT_S, work, log).peak_mb}
         seconds["yosys"] = round(time.perf_counter() - t0 - seconds["ghdl"], 1)
+        check_blocks_fit(work / "stat.json", report["name"], part)
         outreg = absorb_output_registers(work / "design.json", top)
         log(f"implement: {outreg} block RAMs take the register behind them as their own "
             f"output register (REGMODE OUTREG, ecp5_outreg.py)")

@@ -150,3 +150,25 @@ def test_more_dsp_multipliers_than_the_part_has_is_refused_before_synthesis(tmp_
         "--dsp-budget 154 (the other multiply-accumulates then use LUT multipliers), or "
         "folded for the part: --fold auto --part lfe5u-85f"]
     assert not (out / "implement.json").exists()
+
+
+def test_more_block_rams_than_the_part_has_is_refused_before_placement(tmp_path):
+    """A netlist with more DP16KD than the part (784-256-10 with a ROM per neuron: 266 on
+    the LFE5U-85F's 208) stops after synthesis with what to do, not with nextpnr's "no BELs
+    remaining"; a netlist that fits passes. (Yosys's statistics as implement.py reads
+    them: `stat -json -top`.)"""
+    import implement
+    stat = tmp_path / "stat.json"
+    for used, refused in ((266, True), (208, False), (0, False)):
+        cells = {"DP16KD": used, "MULT18X18D": 12} if used else {"LUT4": 10}
+        stat.write_text(json.dumps({"design": {"num_cells_by_type": cells}}))
+        if refused:
+            with pytest.raises(implement.ImplementError) as exc:
+                implement.check_blocks_fit(stat, "net", "LFE5U-85F-6BG381C")
+            assert str(exc.value) == (
+                "net needs 266 DP16KD block RAMs, LFE5U-85F-6BG381C has 208: regenerate it "
+                "with fewer, wider ROMs (a larger --neurons-per-rom, or the default: one ROM "
+                "word for all of a layer's neurons), or folded for the part: --fold auto "
+                "--part lfe5u-85f")
+        else:
+            implement.check_blocks_fit(stat, "net", "LFE5U-85F-6BG381C")
