@@ -31,8 +31,6 @@ BOARD_PARTS = {"xc7z020": "tul.com.tw:pynq-z2:part0:1.0"}
 
 AXI_DMA_MIN_DATA_BITS = 32   # the DMA's memory-mapped side: 32 bits or more (PG021)
 DMA_ALIGN_BYTES = 64         # the driver starts every transfer on such a boundary
-
-
 VIO_PROBE_MAX_BITS = 256     # the widest probe of a VIO (PG159)
 
 
@@ -72,6 +70,8 @@ def lab_context(name: str, plan: DesignPlan, vivado: dict, input_bits: int, n_co
             "n_layers": len(plan.layers), "n_coe": n_coe, "n_outputs": last.n_out,
             "logit_bits": last.acc_bits,
             "logits_probe": last.n_out * last.acc_bits <= VIO_PROBE_MAX_BITS}
+
+
 def driver_layout(name: str, plan: DesignPlan, input_bits: int, n_inputs: int,
                   clock_mhz: float) -> dict:
     """How images and results travel through the DMA (report.json's "axis" in the terms
@@ -86,7 +86,7 @@ def driver_layout(name: str, plan: DesignPlan, input_bits: int, n_inputs: int,
 
 def driver_context(layout: dict) -> dict:
     """The template's numbers: the layout's, and the layout as a Python literal."""
-    return {**{k: v for k, v in layout.items() if k != "name"}, "layout_dict": layout,
+    return {**{k: v for k, v in layout.items() if k != "name"},
             "layout": "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in layout.items()) + "}",
             "align": DMA_ALIGN_BYTES}
 

@@ -100,9 +100,9 @@ def check_multipliers_fit(report: dict, part: str) -> None:
 
 def check_blocks_fit(stat_path: Path, name: str, part: str) -> None:
     """After synthesis, before placement: refuse a design whose netlist has more block RAMs
-    (or multipliers) than the part, with what to do, instead of nextpnr's "no BELs
-    remaining" (the generator's RAMB18 count, which implement.py could check before
-    synthesis, is an estimate that is off by a few either way)."""
+    than the part, with what to do, instead of nextpnr's "no BELs remaining" (the
+    generator's RAMB18 count, which could be checked before synthesis as the multipliers
+    are, is an estimate off by a few either way)."""
     try:
         cells = json.loads(stat_path.read_text())["design"]["num_cells_by_type"]
     except (OSError, ValueError, KeyError) as exc:
